@@ -1,0 +1,100 @@
+/**
+ * Typed errors of the core. The edge maps each `code` to an HTTP status and a stable
+ * problem `type`; nothing here knows about HTTP.
+ *
+ * @remarks Every error thrown for bad input is thrown before any state changes, so a caller
+ * that catches one may go on using the replica as it was.
+ */
+export abstract class ConcordError extends Error {
+  abstract readonly code: string;
+}
+
+/** Engine-native bytes that do not decode. Catch to answer 400. */
+export class InvalidUpdateError extends ConcordError {
+  readonly code = 'invalid-update';
+  override readonly name = 'InvalidUpdateError';
+  constructor(readonly engine: string, detail: string) {
+    super(`${engine} update does not decode: ${detail}`);
+  }
+}
+
+/** A document body or merge patch that is not what the operation needs (e.g. not an object). */
+export class InvalidDocumentError extends ConcordError {
+  readonly code = 'invalid-document';
+  override readonly name = 'InvalidDocumentError';
+}
+
+/** An operation list entry that names no known operation. */
+export class UnknownOperationError extends ConcordError {
+  readonly code = 'unknown-operation';
+  override readonly name = 'UnknownOperationError';
+  constructor(readonly op: unknown, readonly index: number) {
+    super(`operation ${index}: unknown op ${JSON.stringify(op)}`);
+  }
+}
+
+/** An operation whose fields are missing or of the wrong type. */
+export class InvalidOperationError extends ConcordError {
+  readonly code = 'invalid-operation';
+  override readonly name = 'InvalidOperationError';
+  constructor(readonly index: number, detail: string) {
+    super(`operation ${index}: ${detail}`);
+  }
+}
+
+/** A JSON path that does not lead to an existing container or value. */
+export class PathNotFoundError extends ConcordError {
+  readonly code = 'path-not-found';
+  override readonly name = 'PathNotFoundError';
+  constructor(readonly path: ReadonlyArray<string | number>, detail = 'does not exist') {
+    super(`path ${JSON.stringify(path)} ${detail}`);
+  }
+}
+
+/** An operation that the document's engine does not offer (JSON ops on a Yjs document). */
+export class EngineMismatchError extends ConcordError {
+  readonly code = 'engine-mismatch';
+  override readonly name = 'EngineMismatchError';
+  constructor(readonly expected: string, readonly actual: string) {
+    super(`document uses engine ${actual}, not ${expected}`);
+  }
+}
+
+/** A guarded counter update whose result would leave its bounds. Catch to answer 409. */
+export class GuardViolationError extends ConcordError {
+  readonly code = 'guard-violation';
+  override readonly name = 'GuardViolationError';
+  constructor(readonly path: ReadonlyArray<string | number>, readonly current: number, readonly result: number) {
+    super(`increment at ${JSON.stringify(path)} would move ${current} to ${result}, outside its bounds`);
+  }
+}
+
+/** A causal token or version that does not decode. */
+export class InvalidTokenError extends ConcordError {
+  readonly code = 'invalid-token';
+  override readonly name = 'InvalidTokenError';
+}
+
+/** A wire message between members that does not decode. */
+export class WireDecodeError extends ConcordError {
+  readonly code = 'wire-decode';
+  override readonly name = 'WireDecodeError';
+}
+
+/**
+ * A broken invariant: a bug, never bad input. Thrown by {@link assert}; callers must not
+ * catch it to carry on.
+ */
+export class AssertionFailure extends Error {
+  override readonly name = 'AssertionFailure';
+}
+
+export function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new AssertionFailure(msg);
+}
+
+/** An engine version (`since=`: Yjs state vector or Automerge heads) that does not decode. */
+export class InvalidVersionError extends ConcordError {
+  readonly code = 'invalid-version';
+  override readonly name = 'InvalidVersionError';
+}
