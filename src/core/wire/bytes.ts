@@ -6,7 +6,7 @@
 import { WireDecodeError } from '../errors.js';
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** A growable byte buffer with varint, bytes and string writers. */
 export class ByteWriter {

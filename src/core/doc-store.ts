@@ -1,0 +1,122 @@
+/**
+ * The documents of one replica: every document's metadata in memory (small: vectors and
+ * stamps), and the engines of recently used documents in an LRU cache, loaded on demand
+ * from a snapshot plus the increments written since.
+ *
+ * @remarks Each write stores only its own update bytes as an increment, so a keystroke on a
+ * large document costs a small row, not a full save. Once the increments outgrow the
+ * snapshot (or grow numerous), the next write stores a fresh snapshot instead, which keeps
+ * loading time proportional to the document's size.
+ */
+import type { DocKey } from './ids.js';
+import { loadEngine } from './engines/index.js';
+import type { Engine, EngineName, EngineOptions } from './engines/engine.js';
+import type { DocMeta, StateWrite, Storage } from './storage.js';
+
+const MAX_INCREMENTS = 256;
+const MIN_SNAPSHOT_SLACK = 16 * 1024;
+
+interface Cached {
+  readonly engine: Engine;
+  increments: number;
+  incrementBytes: number;
+  snapshotBytes: number;
+}
+
+export class DocStore {
+  private metas = new Map<DocKey, DocMeta>();
+  private sorted: DocKey[] | undefined;
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly engineOptions: () => EngineOptions,
+    private readonly cacheSize: number,
+  ) {
+    for (const m of storage.loadDocs()) this.metas.set(m.doc, m);
+  }
+
+  get size(): number {
+    return this.metas.size;
+  }
+
+  meta(doc: DocKey): DocMeta | undefined {
+    return this.metas.get(doc);
+  }
+
+  setMeta(m: DocMeta): void {
+    if (!this.metas.has(m.doc)) this.sorted = undefined;
+    this.metas.set(m.doc, m);
+  }
+
+  all(): IterableIterator<DocMeta> {
+    return this.metas.values();
+  }
+
+  /** Document keys in ascending order (for state-transfer cursors and listing). */
+  sortedKeys(): readonly DocKey[] {
+    this.sorted ??= [...this.metas.keys()].sort();
+    return this.sorted;
+  }
+
+  /** The engine state of `doc`, loading it (or starting an empty one). */
+  engine(doc: DocKey, name: EngineName): Engine {
+    return this.cached(doc, name).engine;
+  }
+
+  /**
+   * What to store after `update` was applied to the cached engine: the increment, or a fresh
+   * snapshot when increments have piled up.
+   */
+  stateWrite(doc: DocKey, name: EngineName, update: Uint8Array, forceSnapshot = false): StateWrite {
+    const c = this.cached(doc, name);
+    c.increments++;
+    c.incrementBytes += update.length;
+    const slack = Math.max(c.snapshotBytes, MIN_SNAPSHOT_SLACK);
+    if (forceSnapshot || c.increments > MAX_INCREMENTS || c.incrementBytes > slack) {
+      const snapshot = c.engine.save();
+      c.increments = 0;
+      c.incrementBytes = 0;
+      c.snapshotBytes = snapshot.length;
+      return { engine: name, snapshot };
+    }
+    return { engine: name, increment: update };
+  }
+
+  /**
+   * Evicts least recently used engines beyond the cache size. Called only between commits:
+   * an engine changed by an uncommitted batch must stay cached, or a reload from storage
+   * would miss the batch's earlier updates.
+   */
+  trim(): void {
+    while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+  }
+
+  /** Drops cached engines, e.g. after a failed commit left them ahead of storage. */
+  evict(doc?: DocKey): void {
+    if (doc === undefined) this.cache.clear();
+    else for (const name of ['automerge', 'yjs'] as const) this.cache.delete(cacheKey(doc, name));
+  }
+
+  private cached(doc: DocKey, name: EngineName): Cached {
+    const key = cacheKey(doc, name);
+    let c = this.cache.get(key);
+    if (c) {
+      this.cache.delete(key);
+      this.cache.set(key, c);
+      return c;
+    }
+    const stored = this.storage.loadState(doc, name);
+    const chunks = stored ? [...(stored.snapshot ? [stored.snapshot] : []), ...stored.increments] : [];
+    c = {
+      engine: loadEngine(name, chunks, this.engineOptions()),
+      increments: stored?.increments.length ?? 0,
+      incrementBytes: stored?.increments.reduce((n, b) => n + b.length, 0) ?? 0,
+      snapshotBytes: stored?.snapshot?.length ?? 0,
+    };
+    this.cache.set(key, c);
+    return c;
+  }
+}
+
+const cacheKey = (doc: DocKey, name: EngineName): string => `${name}\u0001${doc}`;

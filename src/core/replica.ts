@@ -1,0 +1,376 @@
+/**
+ * The replica state machine of one shard member: local writes, remote entries, reads, and
+ * the anti-entropy conversation. Synchronous and deterministic given its ports; the Durable
+ * Object and the simulator only move bytes and call it.
+ *
+ * Invariants (checked by the simulator after every step):
+ * - `vv[o]` = n means every entry `(o, 1..n)` is applied to the documents and committed.
+ * - The log holds exactly the applied entries above `horizon`.
+ * - Everything in memory (vector, metadata) is what storage holds after the last commit.
+ */
+import { CausalBuffer } from './causal-buffer.js';
+import { applyEntryMeta, isLive, mergeDocMeta, newDocMeta, visibleEngine } from './doc-meta.js';
+import { DocStore } from './doc-store.js';
+import type { Engine, EngineName } from './engines/engine.js';
+import { ConcordError, EngineMismatchError } from './errors.js';
+import { HybridClock } from './hlc.js';
+import type { DocKey, MemberId } from './ids.js';
+import type { JsonObject } from './json.js';
+import { entrySize, type LogEntry } from './log.js';
+import { planCompaction } from './compaction.js';
+import { type Clock, type Random, randomBytes } from './ports.js';
+import type { DocMeta, ReplicaMeta, StateWrite, Storage } from './storage.js';
+import { emptyVV, get, leq, merge, type VersionVector, withDot } from './version-vector.js';
+import { decodeMessage, encodeMessage } from './wire/codec.js';
+import type { SyncMessage, Transfer } from './wire/messages.js';
+import { answer } from './anti-entropy.js';
+
+export interface ReplicaConfig {
+  readonly self: MemberId;
+  /** Every member of the shard, `self` included. Compaction waits only for these. */
+  readonly members: readonly MemberId[];
+  /** Upper bound of one anti-entropy message's payload. */
+  readonly maxBatchBytes?: number;
+  /** Past this many bytes of log, entries are compacted even if a peer still lacks them. */
+  readonly logMaxBytes?: number;
+  /** Document engines kept in memory. */
+  readonly docCache?: number;
+  /** Out-of-order remote entries held in memory. */
+  readonly pendingCapacity?: number;
+}
+
+export interface ReplicaEnv {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+export interface WriteResult {
+  /** The new log entry, or undefined when the write changed nothing. */
+  readonly entry: LogEntry | undefined;
+  /** The replica's vector after the write: the causal token of the response. */
+  readonly vv: VersionVector;
+  readonly doc: DocMeta;
+}
+
+export interface DocRead {
+  readonly meta: DocMeta;
+  readonly engine: EngineName;
+  readonly live: boolean;
+  readonly state: Engine;
+}
+
+export interface ReplicaStats {
+  readonly vv: VersionVector;
+  readonly horizon: VersionVector;
+  readonly docs: number;
+  readonly logEntries: number;
+  readonly logBytes: number;
+  readonly pending: number;
+  readonly undecodable: number;
+}
+
+/** Entries, metadata and states changed by one step, committed together. */
+interface Stage {
+  vv: VersionVector;
+  horizon: VersionVector;
+  readonly append: LogEntry[];
+  readonly docs: Map<DocKey, DocMeta>;
+  readonly states: { doc: DocKey; write: StateWrite }[];
+  truncate?: VersionVector;
+}
+
+export class Replica {
+  readonly self: MemberId;
+  private members: readonly MemberId[];
+  readonly maxBatchBytes: number;
+  private readonly logMaxBytes: number;
+  private readonly storage: Storage;
+  private readonly clock: Clock;
+  private readonly hlc: HybridClock;
+  readonly docs: DocStore;
+  private readonly pending: CausalBuffer;
+  private meta: ReplicaMeta;
+  private logBytes: number;
+  /** Remote entries whose bytes no engine could decode (see {@link applyRemote}). */
+  undecodable = 0;
+
+  constructor(config: ReplicaConfig, env: ReplicaEnv) {
+    this.self = config.self;
+    this.members = config.members;
+    this.maxBatchBytes = config.maxBatchBytes ?? 512 * 1024;
+    this.logMaxBytes = config.logMaxBytes ?? 8 * 1024 * 1024;
+    this.storage = env.storage;
+    this.clock = env.clock;
+    const random = env.random;
+    this.docs = new DocStore(env.storage, () => ({ actor: randomBytes(random, 16) }), config.docCache ?? 512);
+    this.pending = new CausalBuffer(config.pendingCapacity ?? 10_000);
+    this.meta = env.storage.loadMeta() ?? { vv: emptyVV, horizon: emptyVV, peers: {}, hlc: 0 };
+    this.hlc = new HybridClock(this.meta.hlc);
+    this.logBytes = env.storage.logSize().bytes;
+  }
+
+  get vv(): VersionVector {
+    return this.meta.vv;
+  }
+
+  get horizon(): VersionVector {
+    return this.meta.horizon;
+  }
+
+  get peers(): Readonly<Record<MemberId, VersionVector>> {
+    return this.meta.peers;
+  }
+
+  get memberList(): readonly MemberId[] {
+    return this.members;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Membership change: a removed member no longer holds back compaction. */
+  setMembers(members: readonly MemberId[]): void {
+    this.members = members;
+  }
+
+  /** True when this replica has applied everything `token` reflects (session reads). */
+  covers(token: VersionVector): boolean {
+    return leq(token, this.meta.vv);
+  }
+
+  // ---- local writes ----
+
+  /**
+   * Runs `change` on the document's engine and, if it changed anything, logs and commits
+   * the write as one entry. Typed errors from `change` propagate with nothing changed.
+   * @throws EngineMismatchError when the document exists with another engine.
+   */
+  write(doc: DocKey, engine: EngineName, change: (state: Engine) => Uint8Array | null): WriteResult {
+    const meta = this.docs.meta(doc) ?? newDocMeta(doc);
+    const visible = visibleEngine(meta);
+    if (visible && visible !== engine) throw new EngineMismatchError(engine, visible);
+    const data = this.guard(doc, () => change(this.docs.engine(doc, engine)));
+    if (!data) return { entry: undefined, vv: this.meta.vv, doc: meta };
+    return this.commitLocal(meta, { engine, kind: 'update', data });
+  }
+
+  /**
+   * Observed-remove delete: clears what this replica has seen of the document; a write
+   * that no member had seen when the delete was accepted keeps the document alive.
+   * @returns undefined when there is no live document to delete.
+   */
+  remove(doc: DocKey): WriteResult | undefined {
+    const meta = this.docs.meta(doc);
+    const engine = meta && visibleEngine(meta);
+    if (!meta || !engine || !isLive(meta)) return undefined;
+    const data = this.guard(doc, () => this.docs.engine(doc, engine).clear()) ?? new Uint8Array(0);
+    return this.commitLocal(meta, { engine, kind: 'delete', data });
+  }
+
+  private commitLocal(meta: DocMeta, w: Pick<LogEntry, 'engine' | 'kind' | 'data'>): WriteResult {
+    const entry: LogEntry = {
+      origin: this.self,
+      seq: get(this.meta.vv, this.self) + 1,
+      doc: meta.doc,
+      hlc: this.hlc.tick(this.clock.now()),
+      deps: meta.vv,
+      ...w,
+    };
+    const stage = this.stage();
+    this.record(stage, entry, w.data.length > 0 ? w.data : null);
+    this.commit(stage);
+    if (this.logBytes > this.logMaxBytes) this.compact();
+    return { entry, vv: this.meta.vv, doc: this.docs.meta(meta.doc)! };
+  }
+
+  // ---- reads ----
+
+  read(doc: DocKey): DocRead | undefined {
+    const meta = this.docs.meta(doc);
+    const engine = meta && visibleEngine(meta);
+    if (!meta || !engine) return undefined;
+    return { meta, engine, live: isLive(meta), state: this.docs.engine(doc, engine) };
+  }
+
+  /** The JSON of a live document, or undefined. */
+  json(doc: DocKey): JsonObject | undefined {
+    const r = this.read(doc);
+    return r?.live ? r.state.toJSON() : undefined;
+  }
+
+  // ---- replication ----
+
+  /** Opens a gossip round: "here is my vector, send me what I lack". */
+  digest(): Uint8Array {
+    return encodeMessage({ kind: 'digest', from: this.self, vv: this.meta.vv, more: false, reply: true, entries: [] });
+  }
+
+  /** An eager push of freshly accepted entries; the receiver answers nothing. */
+  push(entries: readonly LogEntry[]): Uint8Array {
+    return encodeMessage({ kind: 'delta', from: this.self, vv: this.meta.vv, more: false, reply: false, entries });
+  }
+
+  /**
+   * Handles one message from a peer and returns the answer to send back, if any.
+   * @throws WireDecodeError when `bytes` is not a message.
+   */
+  receive(bytes: Uint8Array): Uint8Array | undefined {
+    const msg = decodeMessage(bytes);
+    const stage = this.stage();
+    this.learn(msg.from, msg.vv);
+    if (msg.transfer) this.applyTransfer(stage, msg.transfer);
+    for (const e of msg.entries) {
+      this.hlc.observe(e.hlc);
+      this.pending.add(e, stage.vv);
+    }
+    for (let e = this.pending.takeReady(stage.vv); e; e = this.pending.takeReady(stage.vv)) {
+      this.record(stage, e, this.applyRemote(e));
+    }
+    this.commit(stage);
+    this.compact();
+    const reply = answer(this, msg);
+    return reply && encodeMessage(reply);
+  }
+
+  /**
+   * Drops log entries every member is known to have and, past the log bound, the oldest
+   * entries anyway (peers behind them then get a state transfer).
+   */
+  compact(): void {
+    const known = this.members.map((m) => (m === this.self ? this.meta.vv : (this.meta.peers[m] ?? emptyVV)));
+    const plan = planCompaction({
+      known,
+      vv: this.meta.vv,
+      horizon: this.meta.horizon,
+      logBytes: this.logBytes,
+      logMaxBytes: this.logMaxBytes,
+      oldest: (bytes) => this.storage.scanLog(this.meta.horizon, bytes).entries,
+    });
+    if (!plan) return;
+    const stage = this.stage();
+    stage.horizon = plan;
+    stage.truncate = plan;
+    this.commit(stage);
+  }
+
+  /** Log entries the holder of `vv` lacks, oldest first, bounded by `maxBatchBytes`. */
+  entriesFor(vv: VersionVector): { entries: LogEntry[]; more: boolean } {
+    return this.storage.scanLog(vv, this.maxBatchBytes);
+  }
+
+  stats(): ReplicaStats {
+    const log = this.storage.logSize();
+    return {
+      undecodable: this.undecodable,
+      vv: this.meta.vv,
+      horizon: this.meta.horizon,
+      docs: this.docs.size,
+      logEntries: log.entries,
+      logBytes: log.bytes,
+      pending: this.pending.size,
+    };
+  }
+
+  // ---- internals ----
+
+  private stage(): Stage {
+    return { vv: this.meta.vv, horizon: this.meta.horizon, append: [], docs: new Map(), states: [] };
+  }
+
+  private docMeta(stage: Stage, doc: DocKey): DocMeta {
+    return stage.docs.get(doc) ?? this.docs.meta(doc) ?? newDocMeta(doc);
+  }
+
+  /**
+   * Records an applied entry in the stage; `written` is what was new to its engine (the
+   * local change itself, or what a remote update added), stored as the state increment.
+   */
+  private record(stage: Stage, e: LogEntry, written: Uint8Array | null): void {
+    if (written) stage.states.push({ doc: e.doc, write: this.docs.stateWrite(e.doc, e.engine, written) });
+    stage.docs.set(e.doc, applyEntryMeta(this.docMeta(stage, e.doc), e));
+    stage.vv = withDot(stage.vv, e.origin, e.seq);
+    stage.append.push(e);
+    this.logBytes += entrySize(e);
+  }
+
+  /**
+   * Applies a remote entry's update. Its origin validated the bytes before logging them, so
+   * a failure here means corruption in transit or at rest: the entry still counts as
+   * applied (holding it back would stall every later entry of its origin forever), and is
+   * counted so that operators see it.
+   */
+  private applyRemote(e: LogEntry): Uint8Array | null {
+    if (e.data.length === 0) return null;
+    try {
+      return this.docs.engine(e.doc, e.engine).applyUpdate(e.data);
+    } catch (err) {
+      if (!(err instanceof ConcordError)) throw err;
+      this.undecodable++;
+      return null;
+    }
+  }
+
+  private learn(from: MemberId, vv: VersionVector): void {
+    if (from === this.self) return;
+    const before = this.meta.peers[from] ?? emptyVV;
+    if (leq(vv, before)) return;
+    this.meta = { ...this.meta, peers: { ...this.meta.peers, [from]: merge(before, vv) } };
+  }
+
+  private applyTransfer(stage: Stage, t: Transfer): void {
+    for (const snap of t.docs) {
+      const meta = mergeDocMeta(this.docMeta(stage, snap.meta.doc), snap.meta);
+      for (const { engine, bytes } of snap.states) {
+        const changed = this.docs.engine(meta.doc, engine).applyUpdate(bytes);
+        if (changed) stage.states.push({ doc: meta.doc, write: this.docs.stateWrite(meta.doc, engine, changed, true) });
+      }
+      stage.docs.set(meta.doc, meta);
+    }
+    if (t.next !== undefined) return;
+    // The last chunk: every document the target covers is now here, so the target's entries
+    // count as applied. Those this replica never logged are below its new horizon.
+    let horizon = stage.horizon;
+    for (const [m, seq] of Object.entries(t.target) as [MemberId, number][]) {
+      if (seq > get(stage.vv, m)) horizon = withDot(horizon, m, seq);
+    }
+    stage.vv = merge(stage.vv, t.target);
+    stage.horizon = horizon;
+    stage.truncate = horizon;
+    this.pending.prune(stage.vv);
+  }
+
+  private commit(stage: Stage): void {
+    const meta: ReplicaMeta = { ...this.meta, vv: stage.vv, horizon: stage.horizon, hlc: this.hlc.current };
+    try {
+      this.storage.commit({
+        meta,
+        append: stage.append,
+        docs: [...stage.docs.values()],
+        states: stage.states,
+        ...(stage.truncate && { truncate: stage.truncate }),
+      });
+    } catch (err) {
+      // Engines may be ahead of storage now; reload them from what was committed.
+      this.docs.evict();
+      throw err;
+    }
+    this.meta = meta;
+    for (const m of stage.docs.values()) this.docs.setMeta(m);
+    if (stage.truncate) this.logBytes = this.storage.logSize().bytes;
+    this.docs.trim();
+  }
+
+  /** Runs an engine change; if it throws after all, the cached engine is reloaded from storage. */
+  private guard<T>(doc: DocKey, f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      this.docs.evict(doc);
+      throw err;
+    }
+  }
+}
+
+export type { SyncMessage };

@@ -1,0 +1,40 @@
+/**
+ * `npm run sim -- --seeds 100000` soaks the simulator over many seeds;
+ * `npm run sim -- --seed 42` replays one seed and prints its report.
+ * Options: --from N (first seed), --members N, --steps N.
+ */
+import { SimFailure, simulate } from './sim/simulation.js';
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a non-negative integer`);
+  return v;
+}
+
+const one = arg('seed');
+const members = arg('members');
+const steps = arg('steps');
+const from = one ?? arg('from') ?? 1;
+const count = one !== undefined ? 1 : (arg('seeds') ?? 1000);
+const started = performance.now();
+let writes = 0;
+let failures = 0;
+for (let seed = from; seed < from + count; seed++) {
+  try {
+    const report = simulate({ seed, ...(members && { members }), ...(steps && { steps }) });
+    writes += report.writes;
+    if (one !== undefined) console.log(report);
+  } catch (err) {
+    failures++;
+    console.error(err instanceof SimFailure ? err.message : err);
+    if (failures >= 5) break;
+  }
+  if ((seed - from + 1) % 1000 === 0) {
+    const s = (performance.now() - started) / 1000;
+    console.log(`${seed - from + 1} seeds, ${writes} acknowledged writes, ${failures} failures, ${s.toFixed(1)} s`);
+  }
+}
+console.log(`${count} seeds done: ${failures} failed, ${writes} acknowledged writes checked`);
+process.exit(failures > 0 ? 1 : 0);

@@ -1,0 +1,251 @@
+/**
+ * The deterministic simulator: N members of one shard on a seeded, faulty, virtual-time
+ * network, with crash-restarts that keep only what storage committed. One seed fixes every
+ * choice, so a failing seed replays exactly (`npm run sim -- --seed N`).
+ *
+ * A run: set-up (documents created and replicated), chaos (random client writes, eager
+ * pushes, gossip rounds, drops, duplicates, delays, partitions that change, crashes and
+ * restarts), heal (all members up, network whole), then bounded gossip rounds and the
+ * checks in `check.ts`.
+ */
+import { type MemberId } from '../../../src/core/ids.js';
+import { seededRandom, type Random } from '../../../src/core/ports.js';
+import { Replica, type ReplicaConfig } from '../../../src/core/replica.js';
+import { MemoryStorage } from '../../../src/core/storage-memory.js';
+import { equals } from '../../../src/core/version-vector.js';
+import { decodeMessage } from '../../../src/core/wire/codec.js';
+import { checkConverged, converged } from './check.js';
+import { NO_FAULTS, SimNetwork } from './network.js';
+import { type Acked, createAutomergeDocs, memberIds, pick, randomWrite } from './workload.js';
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Members (3–5); by default drawn from the seed. */
+  readonly members?: number;
+  /** Chaos steps. */
+  readonly steps?: number;
+  readonly logMaxBytes?: number;
+  readonly maxBatchBytes?: number;
+  /** A member kept down from the first tenth of the run until the heal. */
+  readonly longOutage?: boolean;
+  /** Called after every chaos step (for extra invariants in tests). */
+  readonly onStep?: (sim: Simulation) => void;
+}
+
+export interface SimReport {
+  readonly seed: number;
+  readonly members: number;
+  readonly writes: number;
+  readonly crashes: number;
+  readonly healRounds: number;
+  readonly messages: number;
+  readonly dropped: number;
+  readonly transfers: number;
+  readonly maxLogBytes: number;
+}
+
+export class SimFailure extends Error {
+  constructor(readonly seed: number, message: string) {
+    super(`seed ${seed}: ${message}\n  replay: npm run sim -- --seed ${seed}`);
+  }
+}
+
+const GOSSIP_INTERVAL = 40;
+const MAX_STEPS = 16;
+const MAX_HEAL_ROUNDS = 40;
+
+export class Node {
+  replica: Replica | undefined;
+  readonly storage = new MemoryStorage();
+  constructor(readonly id: MemberId, readonly random: Random) {}
+}
+
+export class Simulation {
+  readonly rng: Random;
+  readonly net: SimNetwork;
+  readonly nodes: Node[];
+  readonly acked: Acked[] = [];
+  crashes = 0;
+  transfers = 0;
+  maxLogBytes = 0;
+  private nextGossip = new Map<MemberId, number>();
+
+  constructor(readonly opts: SimOptions) {
+    this.rng = seededRandom(opts.seed);
+    this.net = new SimNetwork(this.rng);
+    const n = opts.members ?? 3 + Math.floor(this.rng.next() * 3);
+    this.nodes = memberIds(n).map((id, i) => new Node(id, seededRandom(opts.seed * 7919 + i + 1)));
+    for (const node of this.nodes) this.start(node);
+  }
+
+  get members(): MemberId[] {
+    return this.nodes.map((n) => n.id);
+  }
+
+  config(id: MemberId): ReplicaConfig {
+    return {
+      self: id,
+      members: this.members,
+      ...(this.opts.logMaxBytes !== undefined && { logMaxBytes: this.opts.logMaxBytes }),
+      maxBatchBytes: this.opts.maxBatchBytes ?? 4096,
+      docCache: 4,
+    };
+  }
+
+  start(node: Node): void {
+    node.replica = new Replica(this.config(node.id), {
+      storage: node.storage,
+      clock: { now: () => this.net.now },
+      random: node.random,
+    });
+  }
+
+  crash(node: Node): void {
+    node.replica = undefined;
+    this.crashes++;
+  }
+
+  up(): Node[] {
+    return this.nodes.filter((n) => n.replica);
+  }
+
+  /** Delivers `bytes` from `from` at `to` and continues the conversation while it has answers. */
+  deliver(to: Node, from: Node, bytes: Uint8Array, step: number): void {
+    const r = to.replica;
+    if (!r) return;
+    if (decodeMessage(bytes).transfer) this.transfers++;
+    const reply = r.receive(bytes);
+    this.maxLogBytes = Math.max(this.maxLogBytes, r.stats().logBytes);
+    if (reply && step < MAX_STEPS) this.net.send(to.id, from.id, () => this.deliver(from, to, reply, step + 1));
+  }
+
+  gossip(node: Node, peer: Node): void {
+    const r = node.replica;
+    if (!r || peer === node) return;
+    const digest = r.digest();
+    this.net.send(node.id, peer.id, () => this.deliver(peer, node, digest, 1));
+  }
+
+  clientWrite(node: Node, id: number): void {
+    const r = node.replica!;
+    const done = randomWrite(r, this.rng, id);
+    this.acked.push(...done);
+    this.maxLogBytes = Math.max(this.maxLogBytes, r.stats().logBytes);
+    if (done.length === 0) return;
+    const push = r.push(done.map((d) => d.entry));
+    for (const peer of this.nodes) {
+      if (peer !== node) this.net.send(node.id, peer.id, () => this.deliver(peer, node, push, MAX_STEPS));
+    }
+  }
+
+  /** Gossip timers: each member starts a round with a random peer every interval. */
+  private tickGossip(): void {
+    for (const node of this.up()) {
+      const due = this.nextGossip.get(node.id) ?? 0;
+      if (this.net.now < due) continue;
+      this.gossip(node, pick(this.rng, this.nodes.filter((n) => n !== node)));
+      this.nextGossip.set(node.id, this.net.now + GOSSIP_INTERVAL + Math.floor(this.rng.next() * GOSSIP_INTERVAL));
+    }
+  }
+
+  private chaosStep(i: number, steps: number): void {
+    const roll = this.rng.next();
+    const down = this.nodes.filter((n) => !n.replica);
+    const outage = this.opts.longOutage ? this.nodes[this.nodes.length - 1]! : undefined;
+    if (outage && i === Math.floor(steps / 10) && outage.replica) this.crash(outage);
+    const up = this.up();
+    if (roll < 0.55 && up.length > 0) {
+      this.clientWrite(pick(this.rng, up), i);
+    } else if (roll < 0.62 && up.length > 1) {
+      this.crash(pick(this.rng, up));
+    } else if (roll < 0.7 && down.length > 0) {
+      const node = pick(this.rng, down);
+      if (node !== outage) this.start(node);
+    } else if (roll < 0.78) {
+      this.changePartition();
+    } else if (roll < 0.83) {
+      this.net.faults = {
+        dropRate: this.rng.next() * 0.3,
+        duplicateRate: this.rng.next() * 0.2,
+        minDelay: 1,
+        maxDelay: 1 + Math.floor(this.rng.next() * 60),
+      };
+    }
+    this.tickGossip();
+    this.net.run(this.net.now + Math.floor(this.rng.next() * 15));
+    this.checkStep();
+  }
+
+  /** Heals, splits into two random groups, or cuts or restores one link ("swizzle"). */
+  private changePartition(): void {
+    const r = this.rng.next();
+    if (r < 0.3) return this.net.heal();
+    if (r < 0.6) {
+      const a: MemberId[] = [];
+      const b: MemberId[] = [];
+      for (const m of this.members) (this.rng.next() < 0.5 ? a : b).push(m);
+      return this.net.partition([a, b]);
+    }
+    const x = pick(this.rng, this.members);
+    const y = pick(this.rng, this.members);
+    if (x !== y) this.net.setCut(x, y, !this.net.connected(x, y) ? false : true);
+  }
+
+  /** Invariants after every step: memory equals what is committed; nobody claims unwritten entries. */
+  private checkStep(): void {
+    for (const node of this.up()) {
+      const r = node.replica!;
+      const committed = node.storage.loadMeta();
+      if (committed && !equals(committed.vv, r.vv)) throw new Error(`${node.id}: vector in memory differs from storage`);
+      for (const other of this.nodes) {
+        const written = other.storage.loadMeta()?.vv[other.id] ?? 0;
+        if ((r.vv[other.id] ?? 0) > written) throw new Error(`${node.id} claims entries of ${other.id} that were never written`);
+      }
+    }
+    this.opts.onStep?.(this);
+  }
+
+  /** Heal everything, then full-mesh gossip rounds until converged (bounded). */
+  heal(): number {
+    for (const n of this.nodes) if (!n.replica) this.start(n);
+    this.net.heal();
+    this.net.faults = NO_FAULTS;
+    this.net.run(Infinity);
+    for (let round = 1; round <= MAX_HEAL_ROUNDS; round++) {
+      for (const a of this.nodes) for (const b of this.nodes) this.gossip(a, b);
+      this.net.run(Infinity);
+      if (converged(this)) return round;
+    }
+    return MAX_HEAL_ROUNDS + 1;
+  }
+
+  run(): SimReport {
+    const steps = this.opts.steps ?? 60;
+    createAutomergeDocs(this.nodes[0]!.replica!);
+    this.heal();
+    for (let i = 0; i < steps; i++) this.chaosStep(i, steps);
+    const healRounds = this.heal();
+    checkConverged(this);
+    return {
+      seed: this.opts.seed,
+      members: this.nodes.length,
+      writes: this.acked.length,
+      crashes: this.crashes,
+      healRounds,
+      messages: this.net.sent,
+      dropped: this.net.dropped,
+      transfers: this.transfers,
+      maxLogBytes: this.maxLogBytes,
+    };
+  }
+}
+
+/** Runs one seed; any failure is rethrown as a {@link SimFailure} naming the seed. */
+export function simulate(opts: SimOptions): SimReport {
+  try {
+    return new Simulation(opts).run();
+  } catch (err) {
+    if (err instanceof SimFailure) throw err;
+    throw new SimFailure(opts.seed, err instanceof Error ? (err.stack ?? err.message) : String(err));
+  }
+}
