@@ -1,7 +1,8 @@
 /**
- * Automerge binary framing, checked in plain code because `loadIncremental` is lenient about
- * what surrounds valid chunks (trailing bytes are silently dropped), and change hashes, which
- * Automerge offers no cheap way to compute for bytes it has only queued.
+ * Automerge binary framing and checksums, checked in plain code because `loadIncremental` is
+ * lenient: it silently drops trailing bytes and, given several chunks, any that do not decode
+ * (sometimes with the valid ones before them). The same hashes name changes, which Automerge
+ * offers no way to compute for changes it has only queued.
  *
  * Chunk layout (Automerge binary format): magic `85 6f 4a 83`, a 4-byte checksum (the first
  * bytes of the chunk's SHA-256), a 1-byte chunk type, a uLEB128 length, then that many bytes.
@@ -18,12 +19,17 @@ export interface Chunk {
   readonly type: ChunkType;
   /** The whole chunk, header included. */
   readonly bytes: Uint8Array;
+  /**
+   * SHA-256 (hex) of the chunk after its checksum; for a change, its hash. Absent for a
+   * compressed change, whose checksum covers the uncompressed form (Automerge checks it).
+   */
+  readonly hash?: string;
 }
 
 /**
- * Splits `input` into chunks that tile it exactly.
+ * Splits `input` into chunks that tile it exactly, verifying their checksums.
  * @throws InvalidUpdateError for empty input, a bad magic or type, a length running past the
- * end, or trailing bytes.
+ * end, trailing bytes, or a checksum mismatch.
  */
 export function splitChunks(input: Uint8Array): Chunk[] {
   if (input.length === 0) throw new InvalidUpdateError('automerge', 'empty input');
@@ -50,18 +56,22 @@ export function splitChunks(input: Uint8Array): Chunk[] {
     }
     if (len > input.length - pos) throw invalid(start, 'chunk runs past the end');
     pos += len;
-    chunks.push({ type: type as ChunkType, bytes: input.subarray(start, pos) });
+    const bytes = input.subarray(start, pos);
+    if (type === ChunkType.CompressedChange) {
+      chunks.push({ type, bytes });
+      continue;
+    }
+    const digest = sha256(bytes.subarray(8));
+    for (let i = 0; i < 4; i++) {
+      if (digest[i] !== bytes[4 + i]) throw invalid(start, 'bad checksum');
+    }
+    chunks.push({ type: type as ChunkType, bytes, hash: toHex(digest) });
   }
   return chunks;
 }
 
 function invalid(offset: number, detail: string): InvalidUpdateError {
   return new InvalidUpdateError('automerge', `${detail} at byte ${offset}`);
-}
-
-/** The hash Automerge names an uncompressed change chunk by: SHA-256 of everything after the checksum. */
-export function changeHash(chunk: Uint8Array): string {
-  return toHex(sha256(chunk.subarray(8)));
 }
 
 const HASH_BYTES = 32;

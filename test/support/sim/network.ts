@@ -137,7 +137,7 @@ export class SimNetwork {
       this.now = e.at;
       e.run();
     }
-    this.now = Math.max(this.now, until);
+    if (Number.isFinite(until)) this.now = Math.max(this.now, until);
   }
 
   get idle(): boolean {

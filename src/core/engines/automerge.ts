@@ -1,0 +1,213 @@
+/**
+ * The Automerge engine: a JSON document whose strings are collaborative text.
+ *
+ * @remarks Automerge documents are immutable values over a mutable wasm handle; this class
+ * holds the current one and swaps it after every successful update. Changes are committed
+ * with `time: 0` so that nothing reads the wall clock, and under the actor given at load, so
+ * that two loaded instances never share one.
+ */
+import * as A from '@automerge/automerge';
+import { InvalidDocumentError, InvalidUpdateError, assert } from '../errors.js';
+import type { JsonObject, JsonValue } from '../json.js';
+import { isJsonObject } from '../json.js';
+import { type Chunk, ChunkType, bytesToHeads, headsToBytes, splitChunks, toHex } from './automerge-chunks.js';
+import { diffMap, mergeInto } from './automerge-edit.js';
+import { runOps } from './automerge-ops.js';
+import { type AmMap, findProtoKey, renderValue } from './automerge-values.js';
+import type { Engine, EngineOptions, Op } from './engine.js';
+
+type Doc = A.Doc<AmMap>;
+
+export class AutomergeEngine implements Engine {
+  readonly name = 'automerge' as const;
+  /**
+   * Hashes of changes this instance has seen Automerge hold back for missing dependencies, so
+   * that receiving one again reports nothing new. Starts empty at load: a queued change that
+   * arrives again after a reload is reported once more, which is harmless.
+   */
+  private readonly queued = new Set<string>();
+  /** The document materialised from its op set; see {@link view}. */
+  private viewCache: AmMap | undefined;
+
+  constructor(private doc: Doc, private readonly actor: string) {}
+
+  /**
+   * The current content, materialised afresh from the op set rather than read from `doc`.
+   *
+   * @remarks The object Automerge 3.5.0 keeps up to date by patches can be wrong: when a put
+   * that conflicted with a counter is deleted, the patch shows the counter at its initial
+   * value, ignoring its increments (e.g. `{a: 0}` where the document holds 1); `toJS`, `save`
+   * and loading all agree on the right value. Cached until the document changes.
+   */
+  private view(): AmMap {
+    this.viewCache ??= A.toJS(this.doc);
+    return this.viewCache;
+  }
+
+  private swap(next: Doc): void {
+    this.doc = next;
+    this.viewCache = undefined;
+  }
+
+  /**
+   * @remarks Three checks, because Automerge alone is lenient. Framing and checksums are
+   * checked here: Automerge silently drops trailing bytes. Each chunk is then loaded alone into
+   * an empty scratch document, the one case in which Automerge reports a chunk that does not
+   * decode (given several chunks, or a non-empty document, it keeps what decoded and drops the
+   * rest without a word). Finally the update is loaded into a fork of the document, which
+   * replaces the document only on success: a change that refers to objects that do not exist
+   * panics halfway, after earlier changes were applied, and a scratch document cannot see that
+   * when it lacks the change's dependencies. A fork shares structure and is cheap.
+   */
+  applyUpdate(update: Uint8Array): Uint8Array | null {
+    const chunks = splitChunks(update);
+    // Changes named by hashes the document has are byte for byte what it has: a duplicate.
+    if (chunks.every((c) => c.type === ChunkType.Change && c.hash !== undefined && A.hasHeads(this.doc, [c.hash]))) {
+      return null;
+    }
+    const before = A.getHeads(this.doc);
+    let next: Doc;
+    try {
+      checkDecodes(chunks, this.actor);
+      next = A.loadIncremental(A.clone(this.doc, { actor: this.actor }), update);
+    } catch (e) {
+      throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
+    }
+    const applied = sameHeads(before, A.getHeads(next)) ? [] : A.getChangesSince(next, before);
+    const queued = this.newlyQueued(next, chunks);
+    if (applied.length === 0 && queued.length === 0) {
+      A.free(next);
+      return null;
+    }
+    A.free(this.doc);
+    this.swap(next);
+    return concat([...applied, ...queued]);
+  }
+
+  /** Chunks of `chunks` that Automerge queued in `next` rather than applied, and had not queued before. */
+  private newlyQueued(next: Doc, chunks: readonly Chunk[]): Uint8Array[] {
+    if (A.getMissingDeps(next, []).length === 0) {
+      this.queued.clear();
+      return [];
+    }
+    for (const h of this.queued) if (A.hasHeads(next, [h])) this.queued.delete(h);
+    const out: Uint8Array[] = [];
+    for (const chunk of chunks) {
+      if (chunk.type === ChunkType.Change && chunk.hash !== undefined) {
+        const hash = chunk.hash;
+        if (A.hasHeads(next, [hash]) || this.queued.has(hash)) continue;
+        this.queued.add(hash);
+        out.push(chunk.bytes);
+      } else if (chunk.type !== ChunkType.Document) {
+        // Compressed changes and bundles cannot be hashed here; reporting them again is only redundant.
+        out.push(chunk.bytes);
+      }
+    }
+    return out;
+  }
+
+  toJSON(): JsonObject {
+    return renderValue(this.view()) as JsonObject;
+  }
+
+  save(): Uint8Array {
+    return A.save(this.doc);
+  }
+
+  version(): Uint8Array {
+    return headsToBytes(A.getHeads(this.doc));
+  }
+
+  /** Heads this document does not know cannot bound a delta, so the whole state is the answer. */
+  deltaSince(since: Uint8Array): Uint8Array {
+    const heads = bytesToHeads(since);
+    if (heads.length === 0 || !A.hasHeads(this.doc, heads)) return A.save(this.doc);
+    return A.saveSince(this.doc, heads);
+  }
+
+  clear(): Uint8Array | null {
+    return this.commit((root) => {
+      for (const k of Object.keys(root)) delete root[k];
+    });
+  }
+
+  replace(json: JsonObject): Uint8Array | null {
+    if (!isJsonObject(json)) throw new InvalidDocumentError('a document must be a JSON object');
+    checkKeys(json);
+    const old = this.view();
+    return this.commit((root) => diffMap({ root }, root, old, json, []));
+  }
+
+  mergePatch(patch: JsonValue): Uint8Array | null {
+    if (!isJsonObject(patch)) throw new InvalidDocumentError('a merge patch for a document must be a JSON object');
+    checkKeys(patch);
+    const old = this.view();
+    return this.commit((root) => mergeInto({ root }, root, old, patch, []));
+  }
+
+  applyOps(ops: readonly Op[]): Uint8Array | null {
+    return this.commit((root) => runOps(root, ops));
+  }
+
+  /**
+   * Runs `edit` as one change. When it throws, `Automerge.change` rolls the pending ops back
+   * and rethrows, and `this.doc` is still the document from before.
+   */
+  private commit(edit: (root: AmMap) => void): Uint8Array | null {
+    const before = this.doc;
+    const next = A.change(before, { time: 0 }, edit);
+    if (next === before) return null;
+    this.swap(next);
+    const change = A.getLastLocalChange(next);
+    assert(change !== undefined, 'a committed change has bytes');
+    return change;
+  }
+}
+
+function checkKeys(json: JsonObject): void {
+  const at = findProtoKey(json);
+  if (at) throw new InvalidDocumentError(`the key "__proto__" is not allowed (at ${JSON.stringify(at)})`);
+}
+
+/**
+ * Loads a document from engine-native chunks (saved documents and changes, in any order).
+ * @throws InvalidUpdateError when a chunk does not decode.
+ */
+export function loadAutomerge(chunks: readonly Uint8Array[], opts: EngineOptions): AutomergeEngine {
+  assert(opts.actor.length > 0, 'an actor id is needed');
+  const actor = toHex(opts.actor);
+  let doc = A.init<AmMap>({ actor });
+  const all = concat(chunks.filter((c) => c.length > 0));
+  if (all.length === 0) return new AutomergeEngine(doc, actor);
+  const [first, ...rest] = splitChunks(all);
+  try {
+    // A single chunk loads strictly, so only the others need a scratch check of their own.
+    checkDecodes(rest, actor);
+    doc = A.loadIncremental(doc, first!.bytes);
+    if (rest.length > 0) doc = A.loadIncremental(doc, concat(rest.map((c) => c.bytes)));
+  } catch (e) {
+    throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
+  }
+  return new AutomergeEngine(doc, actor);
+}
+
+/** Loads each chunk alone into an empty document, where Automerge reports what does not decode. */
+function checkDecodes(chunks: readonly Chunk[], actor: string): void {
+  for (const chunk of chunks) A.free(A.loadIncremental(A.init({ actor }), chunk.bytes));
+}
+
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return a.length === b.length && b.every((h) => set.has(h));
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}
