@@ -9,7 +9,7 @@
  * loading time proportional to the document's size.
  */
 import type { DocKey } from './ids.js';
-import { loadEngine } from './engines/index.js';
+import { restoreEngine } from './engines/index.js';
 import type { Engine, EngineName, EngineOptions } from './engines/engine.js';
 import type { DocMeta, StateWrite, Storage } from './storage.js';
 
@@ -109,7 +109,7 @@ export class DocStore {
     const stored = this.storage.loadState(doc, name);
     const chunks = stored ? [...(stored.snapshot ? [stored.snapshot] : []), ...stored.increments] : [];
     c = {
-      engine: loadEngine(name, chunks, this.engineOptions()),
+      engine: restoreEngine(name, chunks, this.engineOptions()),
       increments: stored?.increments.length ?? 0,
       incrementBytes: stored?.increments.reduce((n, b) => n + b.length, 0) ?? 0,
       snapshotBytes: stored?.snapshot?.length ?? 0,

@@ -12,7 +12,7 @@ import { CausalBuffer } from './causal-buffer.js';
 import { applyEntryMeta, isLive, mergeDocMeta, newDocMeta, visibleEngine } from './doc-meta.js';
 import { DocStore } from './doc-store.js';
 import type { Engine, EngineName } from './engines/engine.js';
-import { ConcordError, EngineMismatchError } from './errors.js';
+import { EngineMismatchError } from './errors.js';
 import { HybridClock } from './hlc.js';
 import type { DocKey, MemberId } from './ids.js';
 import type { JsonObject } from './json.js';
@@ -298,15 +298,15 @@ export class Replica {
   /**
    * Applies a remote entry's update. Its origin validated the bytes before logging them, so
    * a failure here means corruption in transit or at rest: the entry still counts as
-   * applied (holding it back would stall every later entry of its origin forever), and is
-   * counted so that operators see it.
+   * applied (holding it back would stall every later entry of its origin forever), and the
+   * failure is counted so that operators see it.
    */
   private applyRemote(e: LogEntry): Uint8Array | null {
     if (e.data.length === 0) return null;
     try {
-      return this.docs.engine(e.doc, e.engine).applyUpdate(e.data);
-    } catch (err) {
-      if (!(err instanceof ConcordError)) throw err;
+      this.docs.engine(e.doc, e.engine).merge(e.data);
+      return e.data;
+    } catch {
       this.undecodable++;
       return null;
     }
@@ -323,8 +323,8 @@ export class Replica {
     for (const snap of t.docs) {
       const meta = mergeDocMeta(this.docMeta(stage, snap.meta.doc), snap.meta);
       for (const { engine, bytes } of snap.states) {
-        const changed = this.docs.engine(meta.doc, engine).applyUpdate(bytes);
-        if (changed) stage.states.push({ doc: meta.doc, write: this.docs.stateWrite(meta.doc, engine, changed, true) });
+        this.docs.engine(meta.doc, engine).merge(bytes);
+        stage.states.push({ doc: meta.doc, write: this.docs.stateWrite(meta.doc, engine, bytes, true) });
       }
       stage.docs.set(meta.doc, meta);
     }

@@ -106,6 +106,10 @@ export class AutomergeEngine implements Engine {
     return out;
   }
 
+  merge(update: Uint8Array): void {
+    this.swap(A.loadIncremental(this.doc, update));
+  }
+
   toJSON(): JsonObject {
     return renderValue(this.view()) as JsonObject;
   }
@@ -189,6 +193,14 @@ export function loadAutomerge(chunks: readonly Uint8Array[], opts: EngineOptions
     throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
   }
   return new AutomergeEngine(doc, actor);
+}
+
+/** Loads state that this system stored itself, without the checks of {@link loadAutomerge}. */
+export function restoreAutomerge(chunks: readonly Uint8Array[], opts: EngineOptions): AutomergeEngine {
+  const actor = toHex(opts.actor);
+  const all = concat(chunks.filter((c) => c.length > 0));
+  const doc = A.init<AmMap>({ actor });
+  return new AutomergeEngine(all.length === 0 ? doc : A.loadIncremental(doc, all), actor);
 }
 
 /** Loads each chunk alone into an empty document, where Automerge reports what does not decode. */

@@ -5,9 +5,9 @@
  * const engine = loadEngine('automerge', [snapshot, ...entries], { actor });
  * engine.applyOps(parseOps(body, 100));
  */
-import { loadAutomerge } from './automerge.js';
+import { loadAutomerge, restoreAutomerge } from './automerge.js';
 import type { Engine, EngineName, EngineOptions } from './engine.js';
-import { loadYjs } from './yjs.js';
+import { loadYjs, restoreYjs } from './yjs.js';
 
 export * from './engine.js';
 export { AutomergeEngine, loadAutomerge } from './automerge.js';
@@ -21,6 +21,11 @@ export { hasGuards, parseOps } from './ops.js';
  */
 export function loadEngine(name: EngineName, chunks: readonly Uint8Array[], opts: EngineOptions): Engine {
   return name === 'automerge' ? loadAutomerge(chunks, opts) : loadYjs(chunks, opts);
+}
+
+/** Loads state this system stored itself (trusted): none of {@link loadEngine}'s checks. */
+export function restoreEngine(name: EngineName, chunks: readonly Uint8Array[], opts: EngineOptions): Engine {
+  return name === 'automerge' ? restoreAutomerge(chunks, opts) : restoreYjs(chunks, opts);
 }
 
 /** An empty document. */

@@ -42,6 +42,10 @@ export class YjsEngine implements Engine {
     return emitted ? Y.mergeUpdates([emitted, update]) : update;
   }
 
+  merge(update: Uint8Array): void {
+    Y.applyUpdate(this.doc, update);
+  }
+
   toJSON(): JsonObject {
     const out: JsonObject = {};
     for (const name of Array.from(this.doc.share.keys()).sort()) {
@@ -165,6 +169,16 @@ export function loadYjs(chunks: readonly Uint8Array[], opts: EngineOptions): Yjs
   } catch (e) {
     throw new InvalidUpdateError('yjs', e instanceof Error ? e.message : String(e));
   }
+  return new YjsEngine(doc);
+}
+
+/** Loads state that this system stored itself, without the checks of {@link loadYjs}. */
+export function restoreYjs(chunks: readonly Uint8Array[], opts: EngineOptions): YjsEngine {
+  const doc = new Y.Doc({ gc: true });
+  doc.clientID = clientIdFrom(opts.actor);
+  doc.transact(() => {
+    for (const chunk of chunks) if (chunk.length > 0) Y.applyUpdate(doc, chunk);
+  });
   return new YjsEngine(doc);
 }
 

@@ -88,7 +88,7 @@ export class Simulation {
       members: this.members,
       ...(this.opts.logMaxBytes !== undefined && { logMaxBytes: this.opts.logMaxBytes }),
       maxBatchBytes: this.opts.maxBatchBytes ?? 4096,
-      docCache: 4,
+      docCache: 6,
     };
   }
 
