@@ -92,7 +92,7 @@ describe('wire codec', () => {
       reply: false,
       entries: [e],
     };
-    expect(encodeMessage(m).length).toBeLessThan(24 + 100);
+    expect(encodeMessage(m).length).toBeLessThan(24 + 80);
   });
 
   it('base64url round-trips and refuses foreign characters', () => {
