@@ -98,3 +98,48 @@ export class InvalidVersionError extends ConcordError {
   readonly code = 'invalid-version';
   override readonly name = 'InvalidVersionError';
 }
+
+/** An unknown consistency level. */
+export class InvalidConsistencyError extends ConcordError {
+  readonly code = 'invalid-consistency';
+  override readonly name = 'InvalidConsistencyError';
+}
+
+/** A precondition (If-Match, guards) at a level that cannot honour it: only `strong` can. */
+export class PreconditionNeedsStrongError extends ConcordError {
+  readonly code = 'precondition-needs-strong';
+  override readonly name = 'PreconditionNeedsStrongError';
+}
+
+/** `If-Match` did not match the document's current ETag. Catch to answer 412. */
+export class PreconditionFailedError extends ConcordError {
+  readonly code = 'precondition-failed';
+  override readonly name = 'PreconditionFailedError';
+}
+
+/**
+ * The requested consistency level cannot be met now (no majority, leader unreachable, a
+ * session token not reached in time). Catch to answer 503 with `Retry-After`.
+ *
+ * @remarks For a write, the outcome is unknown: it may have been applied by some members
+ * and will then reach every member by gossip. It was not acknowledged.
+ */
+export class UnavailableError extends ConcordError {
+  readonly code = 'unavailable';
+  override readonly name = 'UnavailableError';
+  constructor(detail: string, readonly retryAfterSeconds = 1) {
+    super(detail);
+  }
+}
+
+/** A document that does not exist (or was deleted). */
+export class NotFoundError extends ConcordError {
+  readonly code = 'not-found';
+  override readonly name = 'NotFoundError';
+}
+
+/** A member-to-member request from a leader whose epoch is older than one already seen. */
+export class StaleEpochError extends ConcordError {
+  readonly code = 'stale-epoch';
+  override readonly name = 'StaleEpochError';
+}

@@ -1,0 +1,90 @@
+/**
+ * What the Worker asks a shard member, and what it answers, over Durable Object RPC. Plain
+ * structured-clonable values only: errors cross as a {@link Problem} with the core error's
+ * `code`, because exception classes do not survive RPC.
+ */
+import type { Level } from '../core/consistency.js';
+import type { EngineName, Op } from '../core/engines/engine.js';
+import type { JsonObject, JsonValue } from '../core/json.js';
+import type { VersionVector } from '../core/version-vector.js';
+
+interface Target {
+  readonly ns: string;
+  readonly key: string;
+  readonly level: Level;
+  /** The caller's causal token for this shard (session reads wait until it is covered). */
+  readonly token?: VersionVector;
+}
+
+interface Preconditions {
+  /** `If-Match` ETags (`*` matches any existing document). */
+  readonly ifMatch?: readonly string[];
+}
+
+export type DocRequest =
+  | (Target & { readonly op: 'get' })
+  | (Target & Preconditions & { readonly op: 'put'; readonly json: JsonObject })
+  | (Target & Preconditions & { readonly op: 'patch'; readonly patch: JsonValue })
+  | (Target & Preconditions & { readonly op: 'ops'; readonly ops: readonly Op[] })
+  | (Target & Preconditions & { readonly op: 'delete' })
+  | (Target & { readonly op: 'getCrdt'; readonly since?: Uint8Array })
+  | (Target & Preconditions & { readonly op: 'postCrdt'; readonly engine: EngineName; readonly bytes: Uint8Array });
+
+export interface Problem {
+  /** The core error's `code` (e.g. `not-found`, `unavailable`, `guard-violation`). */
+  readonly code: string;
+  readonly detail: string;
+  readonly retryAfterSeconds?: number;
+}
+
+export interface DocResult {
+  /** 200, or 201 when the request created the document, or 204 after a delete. */
+  readonly status: 200 | 201 | 204;
+  readonly json?: JsonObject;
+  readonly bytes?: Uint8Array;
+  readonly engine?: EngineName;
+  /** The document's ETag (quoted), when there is a document. */
+  readonly etag?: string;
+  /** The shard vector the answer reflects: the response's causal token. */
+  readonly vv: VersionVector;
+  /** Which member answered (`replica:<shard>:<region>`). */
+  readonly member: string;
+}
+
+export type DocResponse = { readonly ok: true; readonly result: DocResult } | { readonly ok: false; readonly problem: Problem };
+
+export interface ListRequest {
+  readonly ns: string;
+  readonly prefix: string;
+  /** Only keys strictly after this one. */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface MemberStats {
+  readonly member: string;
+  readonly shard: number;
+  readonly region: string;
+  readonly leader: boolean;
+  readonly epoch: number;
+  readonly vv: VersionVector;
+  readonly horizon: VersionVector;
+  readonly docs: number;
+  readonly logEntries: number;
+  readonly logBytes: number;
+  readonly pending: number;
+  /** Entries other members are known to have that this one has not applied yet. */
+  readonly behind: number;
+  /** Milliseconds since the newest entry this member applied was written at its origin. */
+  readonly lastAppliedAgeMs: number | null;
+}
+
+/** The fault configuration of the test environment (`POST /v1/_test/faults`). */
+export interface FaultConfig {
+  /** Groups of regions; members in different groups cannot reach each other. Unlisted regions reach everyone. */
+  readonly partitions?: readonly (readonly string[])[];
+  /** Probability that a member-to-member message is lost. */
+  readonly dropRate?: number;
+  /** Added latency of every member-to-member message. */
+  readonly delayMs?: number;
+}
