@@ -1,3 +1,4 @@
-declare module 'cloudflare:test' {
-  interface ProvidedEnv extends import('../../src/objects/config.js').Env {}
+// The test bindings are the Worker's own (wrangler.toml, environment "test").
+declare namespace Cloudflare {
+  interface Env extends Omit<import('../../src/objects/config.js').Env, never> {}
 }
