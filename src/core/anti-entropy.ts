@@ -84,7 +84,10 @@ function upperBound(keys: readonly DocKey[], k: DocKey): number {
   return lo;
 }
 
-/** Runs one push-pull round with `peer`; transport failures end it quietly (the next round repairs). */
+/**
+ * Runs one push-pull round with `peer`. Rejects when the transport fails: background gossip
+ * ignores that (the next round repairs), a majority round counts it as a missing member.
+ */
 export async function gossipRound(r: Replica, peer: MemberId, transport: Transport, maxSteps = 32): Promise<void> {
   let out: Uint8Array | undefined = r.digest();
   for (let step = 0; out && step < maxSteps; step++) {

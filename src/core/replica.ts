@@ -126,6 +126,11 @@ export class Replica {
     return this.members;
   }
 
+  /** The newest hybrid timestamp this replica has written or seen. */
+  get lastHlc(): number {
+    return this.hlc.current;
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }
@@ -154,6 +159,19 @@ export class Replica {
     const data = this.guard(doc, () => change(this.docs.engine(doc, engine)));
     if (!data) return { entry: undefined, vv: this.meta.vv, doc: meta };
     return this.commitLocal(meta, { engine, kind: 'update', data });
+  }
+
+  /**
+   * Makes the document exist (live) even though the write that asked for it changed no
+   * content, e.g. `PUT {}` on a new key: an entry with no engine bytes.
+   * @throws EngineMismatchError when the document exists with another engine.
+   */
+  create(doc: DocKey, engine: EngineName): WriteResult {
+    const meta = this.docs.meta(doc) ?? newDocMeta(doc);
+    const visible = visibleEngine(meta);
+    if (visible && visible !== engine) throw new EngineMismatchError(engine, visible);
+    if (visible && isLive(meta)) return { entry: undefined, vv: this.meta.vv, doc: meta };
+    return this.commitLocal(meta, { engine, kind: 'update', data: new Uint8Array(0) });
   }
 
   /**
@@ -310,6 +328,11 @@ export class Replica {
       this.undecodable++;
       return null;
     }
+  }
+
+  /** Records what a peer is known to have (from a reply outside the sync conversation). */
+  learnPeer(from: MemberId, vv: VersionVector): void {
+    this.learn(from, vv);
   }
 
   private learn(from: MemberId, vv: VersionVector): void {

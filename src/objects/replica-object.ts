@@ -1,48 +1,245 @@
+/**
+ * One member of one shard: the Durable Object `replica:<shard>:<region>`. A thin shell in
+ * the manner of partyserver: the entry points adapt, the core decides. It rebuilds its
+ * replica from SQLite under `blockConcurrencyWhile`, answers client requests routed to it by
+ * the Worker, talks to its peers through {@link Peers}, and gossips on an alarm until every
+ * peer it knows of has what it has.
+ */
 import { DurableObject } from 'cloudflare:workers';
-import type { VersionVector } from '../core/version-vector.js';
-import type { Env } from './config.js';
-import type { DocRequest, DocResponse, FaultConfig, ListRequest, MemberStats } from './protocol.js';
+import { eagerPush, gossipRound, pickPeers } from '../core/anti-entropy.js';
+import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
+import { ConcordError, StaleEpochError, UnavailableError } from '../core/errors.js';
+import { docKey, type MemberId, type ShardId } from '../core/ids.js';
+import type { LogEntry } from '../core/log.js';
+import { Replica } from '../core/replica.js';
+import { memberName, parseMemberName } from '../core/routing.js';
+import { gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
+import { emptyVV, equals, get, members, type VersionVector } from '../core/version-vector.js';
+import { type Config, type Env, readConfig } from './config.js';
+import { execute, isRead } from './execute.js';
+import { sleep } from './faults.js';
+import { Peers } from './peers.js';
+import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats } from './protocol.js';
+import { SqliteStorage } from './sqlite-storage.js';
 
-/** One member of one shard: `replica:<shard>:<region>`. (Skeleton; being written.) */
+const random = { next: () => Math.random() };
+
 export class ReplicaObject extends DurableObject<Env> {
+  private readonly config: Config;
+  private readonly shard: ShardId;
+  private readonly region: MemberId;
+  private readonly name: string;
+  private readonly role: LeaderRole;
+  private readonly queue = new StrongQueue();
+  private readonly peers: Peers;
+  private replica!: Replica;
+  private faults: FaultConfig | null = null;
+  private epochSeen = 0;
+  private alarmArmed = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.config = readConfig(env);
+    const parsed = parseMemberName(ctx.id.name ?? '');
+    if (!parsed || !this.config.regions.includes(parsed.region) || parsed.shard >= this.config.shards) {
+      throw new Error(`ReplicaObject: ${ctx.id.name ?? 'an unnamed object'} is not a member of this deployment`);
+    }
+    this.shard = parsed.shard;
+    this.region = parsed.region;
+    this.name = memberName(this.shard, this.region);
+    this.role = { leader: this.config.primary, epoch: 1 };
+    this.peers = new Peers(env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.faults = (await ctx.storage.get<FaultConfig>('faults')) ?? null;
+      this.epochSeen = (await ctx.storage.get<number>('epoch')) ?? 0;
+      this.replica = new Replica(
+        { self: this.region, members: this.config.regions, logMaxBytes: this.config.logMaxBytes },
+        { storage: new SqliteStorage(ctx.storage), clock: { now: () => Date.now() }, random },
+      );
+    });
+  }
+
+  // ---- client requests (from the Worker) ----
+
   /** A client request routed here by the Worker (the member nearest the caller). */
   async handle(req: DocRequest): Promise<DocResponse> {
-    void req;
-    throw new Error('not yet');
-  }
-
-  /** Keys of namespace `ns` with `prefix`, after `after`, ascending, at most `limit`. */
-  async list(req: ListRequest): Promise<string[]> {
-    void req;
-    throw new Error('not yet');
-  }
-
-  async stats(): Promise<MemberStats> {
-    throw new Error('not yet');
-  }
-
-  /** Test environment only: the fault configuration of member-to-member traffic (null heals). */
-  async setFaults(cfg: FaultConfig | null): Promise<void> {
-    void cfg;
-    throw new Error('not yet');
-  }
-
-  /** Anti-entropy from a peer: returns the answer. */
-  async sync(bytes: Uint8Array): Promise<Uint8Array | undefined> {
-    void bytes;
-    throw new Error('not yet');
-  }
-
-  /** Entries a quorum or strong write needs durable here; returns this member's vector after applying. */
-  async replicate(bytes: Uint8Array, epoch: number): Promise<VersionVector> {
-    void bytes;
-    void epoch;
-    throw new Error('not yet');
+    if (isRead(req) ? readAtLeader(req.level) : writeAtLeader(req.level)) return this.viaLeader(req);
+    return this.answer('handle', async () => {
+      if (isRead(req)) {
+        if (req.level === 'session') await this.awaitToken(req.token ?? emptyVV);
+        return execute(this.replica, req, this.name).result;
+      }
+      const done = execute(this.replica, req, this.name);
+      if (writeNeedsMajority(req.level)) await replicateToMajority(this.replica, this.peers, done.entries);
+      this.afterWrite(done.entries, !writeNeedsMajority(req.level));
+      return done.result;
+    });
   }
 
   /** A quorum read or strong operation forwarded to the shard's leader. */
   async lead(req: DocRequest): Promise<DocResponse> {
-    void req;
-    throw new Error('not yet');
+    return this.answer('lead', async () => {
+      if (this.region !== this.role.leader) throw new UnavailableError(`${this.name} is not the leader of shard ${this.shard}`);
+      if (isRead(req) && req.level !== 'strong') {
+        await gatherMajority(this.replica, this.peers);
+        return execute(this.replica, req, this.name).result;
+      }
+      return this.queue.run(async () => {
+        await gatherMajority(this.replica, this.peers);
+        const done = execute(this.replica, req, this.name);
+        await replicateToMajority(this.replica, this.peers, done.entries);
+        this.afterWrite(done.entries, false);
+        return done.result;
+      });
+    });
   }
+
+  /** Keys of namespace `ns` with `prefix`, after `after`, ascending, at most `limit` (live documents only). */
+  async list(req: ListRequest): Promise<string[]> {
+    const keys = this.replica.docs.sortedKeys();
+    const from = docKey(req.ns, req.after !== undefined && req.after >= req.prefix ? req.after : req.prefix);
+    const out: string[] = [];
+    for (let i = lowerBound(keys, from); i < keys.length && out.length < req.limit; i++) {
+      const k = keys[i]!;
+      const sep = k.indexOf('\u0000');
+      if (k.slice(0, sep) !== req.ns) break;
+      const key = k.slice(sep + 1);
+      if (!key.startsWith(req.prefix)) break;
+      if (req.after !== undefined && key <= req.after) continue;
+      if (this.replica.read(k)?.live) out.push(key);
+    }
+    return out;
+  }
+
+  async stats(): Promise<MemberStats> {
+    const s = this.replica.stats();
+    const known = Object.values(this.replica.peers);
+    let behind = 0;
+    for (const vv of known) {
+      for (const m of members(vv)) behind = Math.max(behind, vv[m]! - get(s.vv, m));
+    }
+    return {
+      member: this.name,
+      shard: this.shard,
+      region: this.region,
+      leader: this.region === this.role.leader,
+      epoch: this.role.epoch,
+      vv: s.vv,
+      horizon: s.horizon,
+      docs: s.docs,
+      logEntries: s.logEntries,
+      logBytes: s.logBytes,
+      pending: s.pending,
+      behind,
+      lastAppliedAgeMs: this.replica.lastHlc > 0 ? Math.max(0, Date.now() - this.replica.lastHlc) : null,
+    };
+  }
+
+  /** Test environment only: the faults of member-to-member traffic (null heals). */
+  async setFaults(cfg: FaultConfig | null): Promise<void> {
+    if (!this.config.testFaults) throw new Error('faults exist only in the test environment');
+    this.faults = cfg;
+    await this.ctx.storage.put('faults', cfg);
+    if (!cfg) this.arm();
+  }
+
+  // ---- member-to-member ----
+
+  /** Anti-entropy from a peer: applies its message and returns the answer. */
+  async sync(bytes: Uint8Array): Promise<Uint8Array | undefined> {
+    const before = this.replica.vv;
+    const reply = this.replica.receive(bytes);
+    if (!equals(before, this.replica.vv)) this.arm();
+    return reply;
+  }
+
+  /** Entries a quorum or strong write needs durable here; returns this member's vector after applying them. */
+  async replicate(bytes: Uint8Array, epoch: number): Promise<VersionVector> {
+    if (epoch < this.epochSeen) throw new StaleEpochError(`leader epoch ${epoch} is older than ${this.epochSeen}`);
+    if (epoch > this.epochSeen) {
+      this.epochSeen = epoch;
+      await this.ctx.storage.put('epoch', epoch);
+    }
+    await this.sync(bytes);
+    return this.replica.vv;
+  }
+
+  /** Gossip: a push-pull round with FANOUT random peers; re-armed until every peer is known to have caught up. */
+  override async alarm(): Promise<void> {
+    this.alarmArmed = false;
+    const peers = pickPeers(this.replica, this.config.fanout, random);
+    await Promise.allSettled(peers.map((p) => gossipRound(this.replica, p, this.peers.transport)));
+    if (!this.converged()) this.arm();
+  }
+
+  // ---- internals ----
+
+  private converged(): boolean {
+    const vv = this.replica.vv;
+    return (
+      this.replica.pendingCount === 0 &&
+      this.config.regions.every((m) => m === this.region || equals(this.replica.peers[m] ?? emptyVV, vv))
+    );
+  }
+
+  private arm(): void {
+    if (this.alarmArmed) return;
+    this.alarmArmed = true;
+    void this.ctx.storage.setAlarm(Date.now() + this.config.gossipIntervalMs);
+  }
+
+  /** After an acknowledged write: gossip until peers have it, and push it eagerly unless it was just replicated. */
+  private afterWrite(entries: readonly LogEntry[], push: boolean): void {
+    if (entries.length === 0) return;
+    this.arm();
+    if (push) this.ctx.waitUntil(eagerPush(this.replica, entries, this.peers.transport).catch(() => undefined));
+  }
+
+  /** Quorum reads and strong operations: answered by the leader, or 503 when it cannot be reached. */
+  private async viaLeader(req: DocRequest): Promise<DocResponse> {
+    if (this.region === this.role.leader) return this.lead(req);
+    try {
+      return await this.peers.lead(req);
+    } catch (err) {
+      const detail = `the leader of shard ${this.shard} cannot be reached: ${err instanceof Error ? err.message : String(err)}`;
+      return { ok: false, problem: { code: 'unavailable', detail, retryAfterSeconds: 1 } };
+    }
+  }
+
+  /** Session reads: pull from every peer until this member covers the caller's token, or give up with 503. */
+  private async awaitToken(token: VersionVector): Promise<void> {
+    const deadline = Date.now() + this.config.sessionWaitMs;
+    while (!this.replica.covers(token)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new UnavailableError(`this region has not yet received the writes of your session token (waited ${this.config.sessionWaitMs} ms)`, 1);
+      const rounds = this.config.regions.filter((m) => m !== this.region).map((p) => this.peers.pull(p));
+      await Promise.race([Promise.allSettled(rounds), sleep(left)]);
+      if (!this.replica.covers(token)) await sleep(Math.min(25, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  /** Runs a request, turning typed errors into problems (exceptions do not cross RPC intact). */
+  private async answer(method: string, f: () => Promise<DocResult>): Promise<DocResponse> {
+    try {
+      return { ok: true, result: await f() };
+    } catch (err) {
+      if (err instanceof UnavailableError) {
+        return { ok: false, problem: { code: err.code, detail: err.message, retryAfterSeconds: err.retryAfterSeconds } };
+      }
+      if (err instanceof ConcordError) return { ok: false, problem: { code: err.code, detail: err.message } };
+      console.error(`ReplicaObject:${method}`, err);
+      return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
+    }
+  }
+}
+
+function lowerBound(keys: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

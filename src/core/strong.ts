@@ -1,0 +1,107 @@
+/**
+ * The paths that need a majority: the leader's strong operations and quorum reads, and
+ * quorum writes at any member. Pure orchestration over a {@link MajorityPort}; the object
+ * adapts the port to Durable Object RPC (with timeouts and the fault transport).
+ *
+ * @remarks Why this is linearizable for `strong` and `quorum` writes and `strong` reads: every
+ * such write is durable on a majority before it is acknowledged; a strong operation starts by
+ * pulling from a majority (itself included), and any two majorities intersect, so the leader
+ * then holds every acknowledged write. Strong operations run one at a time in a
+ * {@link StrongQueue}: the Durable Object input gate does not hold while the leader awaits
+ * its peers, so without the queue two guarded decrements could both see the same counter.
+ */
+import { UnavailableError } from './errors.js';
+import type { MemberId } from './ids.js';
+import type { LogEntry } from './log.js';
+import type { Replica } from './replica.js';
+import { majority } from './routing.js';
+import { covers, emptyVV, type VersionVector } from './version-vector.js';
+
+export interface MajorityPort {
+  /**
+   * Delivers a push message to `to`, which applies it durably; resolves with `to`'s vector
+   * afterwards, rejects when `to` cannot be reached in time.
+   */
+  replicate(to: MemberId, message: Uint8Array): Promise<VersionVector>;
+  /** One complete push-pull round with `to`; rejects when it could not complete. */
+  pull(to: MemberId): Promise<void>;
+}
+
+/** The leader role of a shard: which member holds it, under which epoch. */
+export interface LeaderRole {
+  readonly leader: MemberId;
+  readonly epoch: number;
+}
+
+/** Runs async operations one at a time, in arrival order, whatever each one awaits. */
+export class StrongQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
+
+  get length(): number {
+    return this.waiting;
+  }
+
+  run<T>(op: () => Promise<T>): Promise<T> {
+    this.waiting++;
+    const result = this.tail.then(op).finally(() => this.waiting--);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * Resolves once `need` of `tasks` have succeeded; rejects with {@link UnavailableError} as
+ * soon as too many have failed for that to happen.
+ */
+export function succeedAtLeast(tasks: readonly Promise<unknown>[], need: number, what: string): Promise<void> {
+  if (need <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let ok = 0;
+    let failed = 0;
+    const reasons: string[] = [];
+    for (const t of tasks) {
+      t.then(
+        () => {
+          if (++ok === need) resolve();
+        },
+        (err: unknown) => {
+          reasons.push(err instanceof Error ? err.message : String(err));
+          if (++failed === tasks.length - need + 1) {
+            reject(new UnavailableError(`${what}: ${need} of ${tasks.length} peers needed, ${failed} unreachable (${reasons[0]})`));
+          }
+        },
+      );
+    }
+    if (tasks.length < need) reject(new UnavailableError(`${what}: ${need} peers needed, only ${tasks.length} configured`));
+  });
+}
+
+const peersOf = (r: Replica): MemberId[] => r.memberList.filter((m) => m !== r.self);
+const peersNeeded = (r: Replica): number => majority(r.memberList.length) - 1;
+
+/** Pulls from enough peers that this replica, with them, is a majority. */
+export function gatherMajority(r: Replica, port: MajorityPort): Promise<void> {
+  return succeedAtLeast(peersOf(r).map((p) => port.pull(p)), peersNeeded(r), 'no majority to read from');
+}
+
+/**
+ * Makes `entries` (just committed here) durable on a majority. A peer that cannot apply them
+ * at once (it lacks what they depend on) is sent everything it lacks, a few times at most.
+ */
+export function replicateToMajority(r: Replica, port: MajorityPort, entries: readonly LogEntry[]): Promise<void> {
+  const last = entries[entries.length - 1];
+  if (!last) return Promise.resolve();
+  const dot = { member: last.origin, seq: last.seq };
+  const toPeer = async (p: MemberId): Promise<void> => {
+    let message = r.push(entries);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const vv = await port.replicate(p, message);
+      r.learnPeer(p, vv);
+      if (covers(vv, dot)) return;
+      message = r.push(r.entriesFor(r.peers[p] ?? emptyVV).entries);
+    }
+    throw new UnavailableError(`${p} did not apply ${dot.member}:${dot.seq}`);
+  };
+  return succeedAtLeast(peersOf(r).map(toPeer), peersNeeded(r), 'no majority to write to');
+}

@@ -1,0 +1,80 @@
+/**
+ * One document request carried out on a replica, synchronously: reads, writes, preconditions
+ * and the shape of the answer. Which member runs it, and what waits happen before and after,
+ * is the object's business; what it does to the document is decided here.
+ */
+import { isLive } from '../core/doc-meta.js';
+import { NotFoundError, PreconditionFailedError } from '../core/errors.js';
+import { docKey } from '../core/ids.js';
+import type { LogEntry } from '../core/log.js';
+import type { Replica, WriteResult } from '../core/replica.js';
+import type { DocMeta } from '../core/storage.js';
+import { encodeToken } from '../core/version-vector.js';
+import type { DocRequest, DocResult } from './protocol.js';
+
+export interface Executed {
+  readonly result: DocResult;
+  /** Entries the request wrote (to push or replicate). */
+  readonly entries: readonly LogEntry[];
+}
+
+/** The ETag of a document: its version vector, which changes with every write to it. */
+export const etagOf = (meta: DocMeta): string => `"${encodeToken(meta.vv)}"`;
+
+export const isRead = (req: DocRequest): boolean => req.op === 'get' || req.op === 'getCrdt';
+
+/**
+ * @throws NotFoundError, PreconditionFailedError and the engines' typed errors; nothing is
+ * changed when it throws.
+ */
+export function execute(r: Replica, req: DocRequest, member: string): Executed {
+  const doc = docKey(req.ns, req.key);
+  const found = r.read(doc);
+  const live = found?.live === true;
+  const answer = (status: DocResult['status'], extra: Partial<DocResult> = {}): DocResult => ({ status, vv: r.vv, member, ...extra });
+
+  if (req.op === 'get' || req.op === 'getCrdt') {
+    if (!found || !live) throw new NotFoundError(`no document ${req.key} in ${req.ns}`);
+    const { engine, state, meta } = found;
+    const body = req.op === 'get' ? { json: state.toJSON() } : { bytes: req.since ? state.deltaSince(req.since) : state.save() };
+    return { result: answer(200, { ...body, engine, etag: etagOf(meta) }), entries: [] };
+  }
+
+  if ('ifMatch' in req && req.ifMatch) checkIfMatch(req.ifMatch, live ? found.meta : undefined);
+
+  if (req.op === 'delete') {
+    const w = r.remove(doc);
+    if (!w) throw new NotFoundError(`no document ${req.key} in ${req.ns}`);
+    return { result: answer(204), entries: entriesOf(w) };
+  }
+
+  const engine = req.op === 'postCrdt' ? req.engine : 'automerge';
+  let w: WriteResult;
+  if (req.op === 'put') w = r.write(doc, engine, (e) => e.replace(req.json));
+  else if (req.op === 'patch') w = r.write(doc, engine, (e) => e.mergePatch(req.patch));
+  else if (req.op === 'ops') w = r.write(doc, engine, (e) => e.applyOps(req.ops));
+  else w = r.write(doc, engine, (e) => e.applyUpdate(req.bytes));
+  // A write to a missing document creates it, even when it brought no content (`PUT {}`).
+  if (!w.entry && !live) w = r.create(doc, engine);
+
+  const after = r.read(doc)!;
+  const created = !live && after.live;
+  return {
+    result: answer(created ? 201 : 200, { json: after.state.toJSON(), engine: after.engine, etag: etagOf(after.meta) }),
+    entries: entriesOf(w),
+  };
+}
+
+function entriesOf(w: WriteResult): LogEntry[] {
+  return w.entry ? [w.entry] : [];
+}
+
+/** `If-Match`: `*` needs a live document; otherwise one of the tags must be the current one. */
+function checkIfMatch(tags: readonly string[], meta: DocMeta | undefined): void {
+  if (!meta) throw new PreconditionFailedError('If-Match: the document does not exist');
+  if (tags.includes('*')) return;
+  const current = etagOf(meta);
+  if (!tags.some((t) => t.replace(/^W\//, '') === current)) {
+    throw new PreconditionFailedError(`If-Match: the document's ETag is now ${current}`);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Member-to-member calls over Durable Object RPC, behind the core's ports: the anti-entropy
+ * {@link Transport} and the {@link MajorityPort} of the strong path. Every call goes through
+ * the fault injector (test environment only), has a timeout, and is retried with backoff when
+ * the runtime marks the failure retryable, except when the peer is overloaded: then the call
+ * fails at once, shedding load instead of adding to it.
+ */
+import { gossipRound } from '../core/anti-entropy.js';
+import type { MemberId, ShardId } from '../core/ids.js';
+import type { Transport } from '../core/ports.js';
+import type { Replica } from '../core/replica.js';
+import { memberName } from '../core/routing.js';
+import type { LeaderRole, MajorityPort } from '../core/strong.js';
+import type { VersionVector } from '../core/version-vector.js';
+import type { Config, Env } from './config.js';
+import { injectFaults, sleep, UnreachableError } from './faults.js';
+import type { DocRequest, DocResponse, FaultConfig } from './protocol.js';
+import type { ReplicaObject } from './replica-object.js';
+
+const RETRIES = 3;
+const BACKOFF_MS = 25;
+
+type Stub = DurableObjectStub<ReplicaObject>;
+
+export class Peers implements MajorityPort {
+  readonly transport: Transport;
+
+  constructor(
+    private readonly env: Env,
+    private readonly config: Config,
+    private readonly shard: ShardId,
+    private readonly self: MemberId,
+    private readonly role: LeaderRole,
+    private readonly replica: () => Replica,
+    private readonly faults: () => FaultConfig | null,
+  ) {
+    this.transport = { request: (to, bytes) => this.call(to, (s) => s.sync(bytes)) };
+  }
+
+  replicate(to: MemberId, message: Uint8Array): Promise<VersionVector> {
+    return this.call(to, (s) => s.replicate(message, this.role.epoch));
+  }
+
+  async pull(to: MemberId): Promise<void> {
+    await gossipRound(this.replica(), to, this.transport);
+  }
+
+  /** Forwards a strong operation or quorum read to the leader. */
+  lead(req: DocRequest): Promise<DocResponse> {
+    // The RPC type of a recursive JSON union is too deep for the checker; the value is a DocResponse.
+    const lead = (s: Stub): Promise<DocResponse> => (s as unknown as { lead(r: DocRequest): Promise<DocResponse> }).lead(req);
+    return this.call(this.role.leader, lead, this.config.quorumTimeoutMs * 2);
+  }
+
+  private stub(to: MemberId): Stub {
+    const ns = this.env.REPLICA;
+    return ns.get(ns.idFromName(memberName(this.shard, to)));
+  }
+
+  private async call<T>(to: MemberId, f: (s: Stub) => Promise<T>, timeoutMs = this.config.quorumTimeoutMs): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (this.config.testFaults) await injectFaults(this.faults(), this.self, to);
+        return await withTimeout(f(this.stub(to)), timeoutMs, to);
+      } catch (err) {
+        const e = err as { retryable?: boolean; overloaded?: boolean };
+        if (err instanceof UnreachableError || e.overloaded || !e.retryable || attempt + 1 >= RETRIES) throw err;
+        await sleep(BACKOFF_MS * 2 ** attempt * (1 + Math.random()));
+      }
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, to: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnreachableError(`${to} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
