@@ -1,8 +1,5 @@
-/** The Worker entry: the Hono app and the Durable Object classes. */
-export { ReplicaObject } from './objects/replica-object.js';
-import { Hono } from 'hono';
-import type { Env } from './objects/config.js';
+/** The Worker entry: the HTTP edge and the Durable Object classes it routes to. */
+import { app } from './api/app.js';
 
-const app = new Hono<{ Bindings: Env }>();
-app.get('/healthz', (c) => c.json({ ok: true }));
+export { ReplicaObject } from './objects/replica-object.js';
 export default app;

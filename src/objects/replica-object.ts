@@ -26,12 +26,12 @@ const random = { next: () => Math.random() };
 
 export class ReplicaObject extends DurableObject<Env> {
   private readonly config: Config;
-  private readonly shard: ShardId;
-  private readonly region: MemberId;
-  private readonly name: string;
-  private readonly role: LeaderRole;
   private readonly queue = new StrongQueue();
-  private readonly peers: Peers;
+  private shard!: ShardId;
+  private region!: MemberId;
+  private name!: string;
+  private role!: LeaderRole;
+  private peers!: Peers;
   private replica!: Replica;
   private faults: FaultConfig | null = null;
   private epochSeen = 0;
@@ -40,23 +40,32 @@ export class ReplicaObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = readConfig(env);
-    const parsed = parseMemberName(ctx.id.name ?? '');
+    void ctx.blockConcurrencyWhile(() => this.init());
+  }
+
+  /**
+   * Learns which member this is and rebuilds the replica from storage. The name is kept in
+   * storage too, because an alarm that wakes a restarted object carries no name.
+   */
+  private async init(): Promise<void> {
+    const storage = this.ctx.storage;
+    const name = this.ctx.id.name ?? (await storage.get<string>('name'));
+    const parsed = parseMemberName(name ?? '');
     if (!parsed || !this.config.regions.includes(parsed.region) || parsed.shard >= this.config.shards) {
-      throw new Error(`ReplicaObject: ${ctx.id.name ?? 'an unnamed object'} is not a member of this deployment`);
+      throw new Error(`ReplicaObject: ${name ?? 'an unnamed object'} is not a member of this deployment`);
     }
+    if (this.ctx.id.name && (await storage.get<string>('name')) !== name) await storage.put('name', name);
     this.shard = parsed.shard;
     this.region = parsed.region;
     this.name = memberName(this.shard, this.region);
     this.role = { leader: this.config.primary, epoch: 1 };
-    this.peers = new Peers(env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
-    void ctx.blockConcurrencyWhile(async () => {
-      this.faults = (await ctx.storage.get<FaultConfig>('faults')) ?? null;
-      this.epochSeen = (await ctx.storage.get<number>('epoch')) ?? 0;
-      this.replica = new Replica(
-        { self: this.region, members: this.config.regions, logMaxBytes: this.config.logMaxBytes },
-        { storage: new SqliteStorage(ctx.storage), clock: { now: () => Date.now() }, random },
-      );
-    });
+    this.peers = new Peers(this.env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
+    this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
+    this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
+    this.replica = new Replica(
+      { self: this.region, members: this.config.regions, logMaxBytes: this.config.logMaxBytes },
+      { storage: new SqliteStorage(storage), clock: { now: () => Date.now() }, random },
+    );
   }
 
   // ---- client requests (from the Worker) ----

@@ -1,0 +1,132 @@
+/**
+ * Input checks of the edge: everything a request carries is validated here, before a member
+ * sees it, so bad input gets a 4xx naming the problem and changes no state.
+ */
+import { fromBase64Url, toBase64Url } from '../core/wire/bytes.js';
+import type { Ctx } from './context.js';
+import { ApiProblem } from './problems.js';
+
+const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// C0 and C1 controls and DEL. NUL matters most: it separates namespace and key internally.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const MAX_KEY_CHARS = 512;
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** @throws ApiProblem `invalid-name` */
+export function checkNamespace(ns: string): string {
+  if (!NAMESPACE.test(ns)) {
+    throw new ApiProblem('invalid-name', `namespace ${JSON.stringify(ns)} must match ${NAMESPACE.source}`);
+  }
+  return ns;
+}
+
+function keyProblem(key: string, allowEmpty: boolean): string | undefined {
+  const chars = [...key].length;
+  if (chars === 0 && !allowEmpty) return 'must not be empty';
+  if (chars > MAX_KEY_CHARS) return `must be at most ${MAX_KEY_CHARS} characters`;
+  if (CONTROL.test(key)) return 'must not contain control characters';
+  if (LONE_SURROGATE.test(key)) return 'must be well-formed Unicode';
+  return undefined;
+}
+
+/** A key (already URL-decoded): 1–512 Unicode characters, no control characters. @throws ApiProblem `invalid-name` */
+export function checkKey(key: string): string {
+  const problem = keyProblem(key, false);
+  if (problem) throw new ApiProblem('invalid-name', `key ${problem}`);
+  return key;
+}
+
+/** A list `prefix`: like a key, but may be empty. @throws ApiProblem `invalid-parameter` */
+export function checkPrefix(prefix: string): string {
+  const problem = keyProblem(prefix, true);
+  if (problem) throw new ApiProblem('invalid-parameter', `prefix ${problem}`);
+  return prefix;
+}
+
+/** The media type of the request without parameters, lowercased (`''` when absent). */
+export function mediaType(c: Ctx): string {
+  return (c.req.header('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** @throws ApiProblem `unsupported-media-type` unless the body is one of `allowed`. */
+export function requireMediaType<T extends string>(c: Ctx, allowed: readonly T[]): T {
+  const type = mediaType(c);
+  if ((allowed as readonly string[]).includes(type)) return type as T;
+  throw new ApiProblem(
+    'unsupported-media-type',
+    `Content-Type must be ${allowed.join(' or ')}, not ${type ? JSON.stringify(type) : 'absent'}`,
+    // RFC 5789 §2.2: a 415 to PATCH names the patch formats the resource takes.
+    c.req.method === 'PATCH' ? { 'Accept-Patch': allowed.join(', ') } : {},
+  );
+}
+
+/** The request body parsed as JSON. @throws ApiProblem `malformed-json` */
+export async function readJson(c: Ctx): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') throw new ApiProblem('malformed-json', 'the request body is empty');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ApiProblem('malformed-json', `the request body is not JSON: ${(e as Error).message}`);
+  }
+}
+
+// RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; a list separated by commas.
+const ENTITY_TAG = /[ \t]*((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")[ \t]*(?:,|$)/y;
+
+/**
+ * `If-Match` as a list of entity tags (or `['*']`); undefined when absent. Tags are kept as
+ * sent, quotes included; a weak tag never matches (If-Match compares strongly).
+ * @throws ApiProblem `invalid-parameter` for a header that is not an entity-tag list.
+ */
+export function parseIfMatch(header: string | undefined): string[] | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  if (value === '*') return ['*'];
+  const tags: string[] = [];
+  ENTITY_TAG.lastIndex = 0;
+  while (ENTITY_TAG.lastIndex < value.length) {
+    const at = ENTITY_TAG.lastIndex;
+    const m = ENTITY_TAG.exec(value);
+    if (!m || ENTITY_TAG.lastIndex === at) throw new ApiProblem('invalid-parameter', 'If-Match must be "*" or a list of quoted entity tags');
+    tags.push(m[1]!);
+  }
+  if (tags.length === 0) throw new ApiProblem('invalid-parameter', 'If-Match must be "*" or a list of quoted entity tags');
+  return tags;
+}
+
+/** `since=`: base64url engine version bytes. @throws ApiProblem `invalid-version` */
+export function parseSince(value: string | undefined): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  const bytes = fromBase64Url(value);
+  if (!bytes) throw new ApiProblem('invalid-version', 'since must be base64url (a Yjs state vector or Automerge heads)');
+  return bytes;
+}
+
+/** `limit=`: 1..max, default 100 (or max when lower). @throws ApiProblem `invalid-parameter` */
+export function parseLimit(value: string | undefined, max: number): number {
+  if (value === undefined || value === '') return Math.min(100, max);
+  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= max)) throw new ApiProblem('invalid-parameter', `limit must be an integer from 1 to ${max}`);
+  return n;
+}
+
+/** The opaque list cursor: base64url of the UTF-8 of the last key returned. */
+export const encodeCursor = (lastKey: string): string => toBase64Url(utf8.encode(lastKey));
+
+/** @throws ApiProblem `invalid-parameter` for anything {@link encodeCursor} did not write. */
+export function decodeCursor(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const bytes = fromBase64Url(value);
+  let key: string | undefined;
+  try {
+    key = bytes && utf8Strict.decode(bytes);
+  } catch {
+    key = undefined;
+  }
+  if (key === undefined || keyProblem(key, false)) throw new ApiProblem('invalid-parameter', 'cursor is not one this service issued');
+  return key;
+}
