@@ -6,8 +6,9 @@
  * whatever the shards hold, so there are more pages exactly when it has more than `limit`.
  * Like an eventual read, a page reflects what the nearest members have applied.
  *
- * @remarks Keys are ordered by Unicode code point, which is the order of their UTF-8 bytes:
- * the order a member's SQLite index (BINARY collation) uses for `after`.
+ * @remarks Keys are ordered as members order them for `after` (JavaScript string order, by
+ * UTF-16 code units; it differs from code point order only between characters above U+FFFF
+ * and U+E000–U+FFFF). The merge must use the same order, or pages would skip or repeat keys.
  */
 import type { Hono } from 'hono';
 import { shardId } from '../core/ids.js';
@@ -17,23 +18,12 @@ import { memberStub } from './members.js';
 import { pickRegion } from './region.js';
 import { checkNamespace, checkPrefix, decodeCursor, encodeCursor, parseLimit } from './validate.js';
 
-/** Code point order of two well-formed strings (JS `<` compares UTF-16 units, which differs above U+FFFF). */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return lift(x) - lift(y);
-  }
-  return a.length - b.length;
-}
-
-// Surrogates (D800–DFFF) encode code points above FFFF, so they must sort after E000–FFFF.
-const lift = (u: number): number => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
+/** The order members list keys in: JavaScript string order (UTF-16 code units). */
+export const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The first `limit` keys of the sorted union of `pages`, and whether more follow. */
 export function mergePages(pages: readonly (readonly string[])[], limit: number): { keys: string[]; more: boolean } {
-  const all = [...new Set(pages.flat())].sort(compareCodePoints);
+  const all = [...new Set(pages.flat())].sort(compareKeys);
   return { keys: all.slice(0, limit), more: all.length > limit };
 }
 
