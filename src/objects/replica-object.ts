@@ -194,7 +194,9 @@ export class ReplicaObject extends DurableObject<Env> {
   private arm(): void {
     if (this.alarmArmed) return;
     this.alarmArmed = true;
-    void this.ctx.storage.setAlarm(Date.now() + this.config.gossipIntervalMs);
+    this.ctx.storage.setAlarm(Date.now() + this.config.gossipIntervalMs).catch(() => {
+      this.alarmArmed = false;
+    });
   }
 
   /** After an acknowledged write: gossip until peers have it, and push it eagerly unless it was just replicated. */
