@@ -79,8 +79,10 @@ export class ReplicaObject extends DurableObject<Env> {
         return execute(this.replica, req, this.name).result;
       }
       const done = execute(this.replica, req, this.name);
-      if (writeNeedsMajority(req.level)) await replicateToMajority(this.replica, this.peers, done.entries);
-      this.afterWrite(done.entries, !writeNeedsMajority(req.level));
+      const majority = writeNeedsMajority(req.level);
+      // Armed before the majority round: if that fails, gossip still carries the committed entry.
+      this.afterWrite(done.entries, !majority);
+      if (majority) await replicateToMajority(this.replica, this.peers, done.entries);
       return done.result;
     });
   }
@@ -96,8 +98,8 @@ export class ReplicaObject extends DurableObject<Env> {
       return this.queue.run(async () => {
         await gatherMajority(this.replica, this.peers);
         const done = execute(this.replica, req, this.name);
-        await replicateToMajority(this.replica, this.peers, done.entries);
         this.afterWrite(done.entries, false);
+        await replicateToMajority(this.replica, this.peers, done.entries);
         return done.result;
       });
     });
