@@ -15,6 +15,7 @@ import { seededRandom } from '../src/core/ports.js';
 import { Replica } from '../src/core/replica.js';
 import { MemoryStorage } from '../src/core/storage-memory.js';
 import { equals } from '../src/core/version-vector.js';
+import { sync } from '../test/support/cluster.js';
 
 const DOC = docKey('bench', 'doc');
 const WRITES = Number(process.env['BENCH_WRITES'] ?? 5000);
@@ -126,7 +127,7 @@ function partition(engine: 'yjs' | 'automerge', n: number, k: number): string {
   const ms = time(() => {
     while (!rs.every((r) => equals(r.vv, rs[0]!.vv))) {
       rounds++;
-      for (const a of rs) for (const b of rs) if (a !== b) syncPair(a, b);
+      for (const a of rs) for (const b of rs) if (a !== b) sync(a, b);
     }
   });
   return `| ${engine} | converge ${n} members after a partition, ${k} writes per side | ${ms.toFixed(0)} ms, ${rounds} full-mesh round(s) | | |`;
@@ -137,15 +138,6 @@ function yMapSet(key: string, value: number, client: number): Uint8Array {
   d.clientID = client * 100_000 + value;
   d.getMap('m').set(key, value);
   return Y.encodeStateAsUpdate(d);
-}
-
-function syncPair(a: Replica, b: Replica): void {
-  let out: Uint8Array | undefined = a.digest();
-  let [here, there] = [a, b];
-  for (let i = 0; i < 64 && out; i++) {
-    out = there.receive(out);
-    [here, there] = [there, here];
-  }
 }
 
 function row(engine: string, what: string, core: number, raw: number, baseline: string): string {

@@ -6,6 +6,7 @@
 import type { Level } from '../core/consistency.js';
 import type { EngineName, Op } from '../core/engines/engine.js';
 import type { JsonObject, JsonValue } from '../core/json.js';
+import type { ReplicaStats } from '../core/replica.js';
 import type { VersionVector } from '../core/version-vector.js';
 
 interface Target {
@@ -61,18 +62,13 @@ export interface ListRequest {
   readonly limit: number;
 }
 
-export interface MemberStats {
+/** A member's replica figures ({@link ReplicaStats}) and its place in the shard. */
+export interface MemberStats extends ReplicaStats {
   readonly member: string;
   readonly shard: number;
   readonly region: string;
   readonly leader: boolean;
   readonly epoch: number;
-  readonly vv: VersionVector;
-  readonly horizon: VersionVector;
-  readonly docs: number;
-  readonly logEntries: number;
-  readonly logBytes: number;
-  readonly pending: number;
   /** Entries other members are known to have that this one has not applied yet. */
   readonly behind: number;
   /** Milliseconds since the newest entry this member applied was written at its origin. */

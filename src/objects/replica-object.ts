@@ -130,17 +130,12 @@ export class ReplicaObject extends DurableObject<Env> {
       for (const m of members(vv)) behind = Math.max(behind, vv[m]! - get(s.vv, m));
     }
     return {
+      ...s,
       member: this.name,
       shard: this.shard,
       region: this.region,
       leader: this.region === this.role.leader,
       epoch: this.role.epoch,
-      vv: s.vv,
-      horizon: s.horizon,
-      docs: s.docs,
-      logEntries: s.logEntries,
-      logBytes: s.logBytes,
-      pending: s.pending,
       behind,
       lastAppliedAgeMs: this.replica.lastHlc > 0 ? Math.max(0, Date.now() - this.replica.lastHlc) : null,
     };
