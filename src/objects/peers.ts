@@ -6,6 +6,7 @@
  * fails at once, shedding load instead of adding to it.
  */
 import { gossipRound } from '../core/anti-entropy.js';
+import { StaleEpochError } from '../core/errors.js';
 import type { MemberId, ShardId } from '../core/ids.js';
 import type { Transport } from '../core/ports.js';
 import type { Replica } from '../core/replica.js';
@@ -14,13 +15,25 @@ import type { LeaderRole, MajorityPort } from '../core/strong.js';
 import type { VersionVector } from '../core/version-vector.js';
 import type { Config, Env } from './config.js';
 import { injectFaults, sleep, UnreachableError } from './faults.js';
-import type { DocRequest, DocResponse, FaultConfig } from './protocol.js';
+import type { DocRequest, DocResponse, FaultConfig, ReplicateResult } from './protocol.js';
 import type { ReplicaObject } from './replica-object.js';
 
 const RETRIES = 3;
 const BACKOFF_MS = 25;
 
-type Stub = DurableObjectStub<ReplicaObject>;
+/**
+ * The member-to-member methods of {@link ReplicaObject}, as plain signatures: the generated
+ * RPC types of its union results are too deep for the checker. The `satisfies` check below
+ * keeps them in step with the class.
+ */
+interface PeerRpc {
+  sync(bytes: Uint8Array): Promise<Uint8Array | undefined>;
+  replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult>;
+  lead(req: DocRequest): Promise<DocResponse>;
+}
+type Stub = PeerRpc;
+const _matches = null as unknown as ReplicaObject satisfies PeerRpc;
+void _matches;
 
 export class Peers implements MajorityPort {
   readonly transport: Transport;
@@ -37,8 +50,10 @@ export class Peers implements MajorityPort {
     this.transport = { request: (to, bytes) => this.call(to, (s) => s.sync(bytes)) };
   }
 
-  replicate(to: MemberId, message: Uint8Array): Promise<VersionVector> {
-    return this.call(to, (s) => s.replicate(message, this.role.epoch));
+  async replicate(to: MemberId, message: Uint8Array): Promise<VersionVector> {
+    const res = await this.call(to, (s) => s.replicate(message, this.role.epoch));
+    if (!res.ok) throw new StaleEpochError(res.detail);
+    return res.vv;
   }
 
   async pull(to: MemberId): Promise<void> {
@@ -47,14 +62,12 @@ export class Peers implements MajorityPort {
 
   /** Forwards a strong operation or quorum read to the leader. */
   lead(req: DocRequest): Promise<DocResponse> {
-    // The RPC type of a recursive JSON union is too deep for the checker; the value is a DocResponse.
-    const lead = (s: Stub): Promise<DocResponse> => (s as unknown as { lead(r: DocRequest): Promise<DocResponse> }).lead(req);
-    return this.call(this.role.leader, lead, this.config.quorumTimeoutMs * 2);
+    return this.call(this.role.leader, (s) => s.lead(req), this.config.quorumTimeoutMs * 2);
   }
 
   private stub(to: MemberId): Stub {
     const ns = this.env.REPLICA;
-    return ns.get(ns.idFromName(memberName(this.shard, to)));
+    return ns.get(ns.idFromName(memberName(this.shard, to))) as unknown as PeerRpc;
   }
 
   private async call<T>(to: MemberId, f: (s: Stub) => Promise<T>, timeoutMs = this.config.quorumTimeoutMs): Promise<T> {

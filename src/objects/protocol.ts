@@ -84,3 +84,8 @@ export interface FaultConfig {
   /** Added latency of every member-to-member message. */
   readonly delayMs?: number;
 }
+
+/** The answer to a leader's replication request (errors cross RPC as values, not exceptions). */
+export type ReplicateResult =
+  | { readonly ok: true; readonly vv: VersionVector }
+  | { readonly ok: false; readonly code: 'stale-epoch'; readonly detail: string };

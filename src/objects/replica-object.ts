@@ -8,7 +8,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { eagerPush, gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
-import { ConcordError, StaleEpochError, UnavailableError } from '../core/errors.js';
+import { ConcordError, UnavailableError } from '../core/errors.js';
 import { docKey, type MemberId, type ShardId } from '../core/ids.js';
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
@@ -19,7 +19,7 @@ import { type Config, type Env, readConfig } from './config.js';
 import { execute, isRead } from './execute.js';
 import { sleep } from './faults.js';
 import { Peers } from './peers.js';
-import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats } from './protocol.js';
+import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, ReplicateResult } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
 
 const random = { next: () => Math.random() };
@@ -159,15 +159,20 @@ export class ReplicaObject extends DurableObject<Env> {
     return reply;
   }
 
-  /** Entries a quorum or strong write needs durable here; returns this member's vector after applying them. */
-  async replicate(bytes: Uint8Array, epoch: number): Promise<VersionVector> {
-    if (epoch < this.epochSeen) throw new StaleEpochError(`leader epoch ${epoch} is older than ${this.epochSeen}`);
+  /**
+   * Entries a quorum or strong write needs durable here; answers this member's vector after
+   * applying them, or refuses a leader whose epoch is older than one already seen.
+   */
+  async replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult> {
+    if (epoch < this.epochSeen) {
+      return { ok: false, code: 'stale-epoch', detail: `leader epoch ${epoch} is older than ${this.epochSeen}` };
+    }
     if (epoch > this.epochSeen) {
       this.epochSeen = epoch;
       await this.ctx.storage.put('epoch', epoch);
     }
     await this.sync(bytes);
-    return this.replica.vv;
+    return { ok: true, vv: this.replica.vv };
   }
 
   /** Gossip: a push-pull round with FANOUT random peers; re-armed until every peer is known to have caught up. */
