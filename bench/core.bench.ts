@@ -24,7 +24,7 @@ function replica(self: string, members: string[]): Replica {
   let now = 0;
   return new Replica(
     { self: memberId(self), members: members.map(memberId) },
-    { storage: new MemoryStorage(), clock: { now: () => now++ }, random: seededRandom(self.length + 7) },
+    { storage: new MemoryStorage(), clock: { now: () => now++ }, random: seededRandom([...self].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7)) },
   );
 }
 
@@ -111,16 +111,23 @@ function roundBytes(engine: 'yjs' | 'automerge', n: number): string {
   return `| ${engine} | anti-entropy bytes for ${n} missing writes | ${wire} B in ${messages} messages | ${payload} B of updates | ${(wire / payload).toFixed(2)}× |`;
 }
 
-/** Members split into two sides, K writes on each, then healed by full-mesh rounds. */
+/**
+ * Members split into two sides, K writes on each, then healed by full-mesh rounds. Baseline:
+ * the raw engine work of that healing, each member applying the other side's updates.
+ */
 function partition(engine: 'yjs' | 'automerge', n: number, k: number): string {
   const ids = ['wnam', 'weur', 'apac', 'enam', 'eeur'].slice(0, n);
   const rs = ids.map((id) => replica(id, ids));
   const sides = [rs.slice(0, Math.ceil(n / 2)), rs.slice(Math.ceil(n / 2))];
+  const written: Uint8Array[][] = [[], []];
   sides.forEach((side, s) => {
     for (let i = 0; i < k; i++) {
       const key = docKey('bench', `d${i % 50}`);
-      if (engine === 'automerge') side[0]!.write(key, engine, (e) => e.mergePatch({ [`s${s}k${i}`]: i }));
-      else side[0]!.write(key, engine, (e) => e.applyUpdate(yMapSet(`s${s}k${i}`, i, 10 + s)));
+      const res =
+        engine === 'automerge'
+          ? side[0]!.write(key, engine, (e) => e.mergePatch({ [`s${s}k${i}`]: i }))
+          : side[0]!.write(key, engine, (e) => e.applyUpdate(yMapSet(`s${s}k${i}`, i, 10 + s)));
+      written[s]!.push(res.entry!.data);
     }
   });
   let rounds = 0;
@@ -130,7 +137,28 @@ function partition(engine: 'yjs' | 'automerge', n: number, k: number): string {
       for (const a of rs) for (const b of rs) if (a !== b) sync(a, b);
     }
   });
-  return `| ${engine} | converge ${n} members after a partition, ${k} writes per side | ${ms.toFixed(0)} ms, ${rounds} full-mesh round(s) | | |`;
+  const raw = rawHeal(engine, sides.map((side) => side.length), written);
+  return `| ${engine} | converge ${n} members after a partition, ${k} writes per side | ${ms.toFixed(0)} ms, ${rounds} full-mesh round(s) | ${raw.toFixed(0)} ms (raw engines apply the missing updates) | ${(raw / ms).toFixed(2)}× |`;
+}
+
+/** Milliseconds for every member to apply, with the bare engine, the updates of the other side (50 documents). */
+function rawHeal(engine: 'yjs' | 'automerge', members: number[], written: Uint8Array[][]): number {
+  let total = 0;
+  members.forEach((count, s) => {
+    const theirs = written[1 - s]!;
+    for (let m = 0; m < count; m++) {
+      if (engine === 'yjs') {
+        const docs = Array.from({ length: 50 }, () => new Y.Doc());
+        written[s]!.forEach((u, i) => Y.applyUpdate(docs[i % 50]!, u));
+        total += time(() => theirs.forEach((u, i) => Y.applyUpdate(docs[i % 50]!, u)));
+      } else {
+        const docs = Array.from({ length: 50 }, () => A.init<Record<string, number>>());
+        written[s]!.forEach((c, i) => (docs[i % 50] = A.loadIncremental(docs[i % 50]!, c)));
+        total += time(() => theirs.forEach((c, i) => (docs[i % 50] = A.loadIncremental(docs[i % 50]!, c))));
+      }
+    }
+  });
+  return total;
 }
 
 function yMapSet(key: string, value: number, client: number): Uint8Array {

@@ -18,6 +18,7 @@ import type { DocKey, MemberId } from './ids.js';
 import type { JsonObject } from './json.js';
 import { entrySize, type LogEntry } from './log.js';
 import { planCompaction } from './compaction.js';
+import { fnv1a64 } from './routing.js';
 import { type Clock, type Random, randomBytes } from './ports.js';
 import type { DocMeta, ReplicaMeta, StateWrite, Storage } from './storage.js';
 import { emptyVV, get, leq, merge, type VersionVector, withDot } from './version-vector.js';
@@ -103,7 +104,7 @@ export class Replica {
     this.storage = env.storage;
     this.clock = env.clock;
     const random = env.random;
-    this.docs = new DocStore(env.storage, () => ({ actor: randomBytes(random, 16) }), config.docCache ?? 512);
+    this.docs = new DocStore(env.storage, () => ({ actor: actorId(this.self, random) }), config.docCache ?? 512);
     this.pending = new CausalBuffer(config.pendingCapacity ?? 10_000);
     this.meta = env.storage.loadMeta() ?? { vv: emptyVV, horizon: emptyVV, peers: {}, hlc: 0 };
     this.hlc = new HybridClock(this.meta.hlc);
@@ -397,3 +398,19 @@ export class Replica {
 }
 
 export type { SyncMessage };
+
+/**
+ * A fresh engine actor: 12 random bytes, then 4 bytes derived from the member name, so that
+ * two members never share an actor even if their random sources repeat. (Yjs takes its client
+ * id from the first 4 bytes, which stay random.)
+ */
+function actorId(self: MemberId, random: Random): Uint8Array {
+  const out = new Uint8Array(16);
+  out.set(randomBytes(random, 12));
+  const h = Number(fnv1a64(new TextEncoder().encode(self)) & 0xffffffffn);
+  out[12] = h >>> 24;
+  out[13] = (h >>> 16) & 0xff;
+  out[14] = (h >>> 8) & 0xff;
+  out[15] = h & 0xff;
+  return out;
+}

@@ -17,7 +17,7 @@ export function member(id: string, members: readonly string[], extra: Partial<Re
   const storage = new MemoryStorage();
   const config: ReplicaConfig = { self: memberId(id), members: members.map(memberId), ...extra };
   let now = 1_000;
-  const env = { storage, clock: { now: () => now++ }, random: seededRandom(seed + id.length * 131 + id.charCodeAt(0)) };
+  const env = { storage, clock: { now: () => now++ }, random: seededRandom(seed * 1000 + [...id].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7)) };
   return { id: memberId(id), storage, replica: new Replica(config, env) };
 }
 
