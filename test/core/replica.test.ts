@@ -12,6 +12,9 @@ import {
 import { parseOps } from '../../src/core/engines/ops.js';
 import type { LogEntry } from '../../src/core/log.js';
 import { equals, get, normalize } from '../../src/core/version-vector.js';
+import { seededRandom } from '../../src/core/ports.js';
+import { Replica } from '../../src/core/replica.js';
+import { MemoryStorage } from '../../src/core/storage-memory.js';
 import { canonical } from '../support/sim/check.js';
 import { cluster, member, restart, sync, syncAll } from '../support/cluster.js';
 
@@ -240,5 +243,20 @@ describe('replica: compaction and membership', () => {
     sync(added.replica, ms[0]!.replica);
     expect(added.replica.json(DOC)).toEqual(ms[0]!.replica.json(DOC));
     expect(normalize(added.replica.vv)).toEqual(normalize(ms[0]!.replica.vv));
+  });
+});
+
+describe('replica: engine actors', () => {
+  it('members whose random sources repeat still write under distinct actors, so no write is lost', () => {
+    const make = (id: string) =>
+      new Replica({ self: memberId(id), members: ids.map(memberId) }, { storage: new MemoryStorage(), clock: { now: () => 1 }, random: seededRandom(5) });
+    const [a, b] = [make('wnam'), make('weur')];
+    for (let i = 0; i < 5; i++) {
+      a.write(DOC, 'automerge', (e) => e.mergePatch({ [`a${i}`]: i }));
+      b.write(DOC, 'automerge', (e) => e.mergePatch({ [`b${i}`]: i }));
+    }
+    sync(a, b);
+    sync(b, a);
+    for (const r of [a, b]) expect(Object.keys(r.json(DOC)!)).toHaveLength(10);
   });
 });
