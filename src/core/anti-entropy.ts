@@ -1,6 +1,6 @@
 /**
  * The anti-entropy conversation: what a replica answers to a peer's message, and the async
- * drivers that run a gossip round or an eager push over a {@link Transport}.
+ * drivers that run a gossip round over a {@link Transport}.
  *
  * A round, with A initiating towards B:
  * 1. A → B `digest` (A's vector, asks for a reply).
@@ -10,6 +10,7 @@
  * Either side sets `more` when a byte bound cut its batch, and the other side then asks
  * again; a transfer chunk with `next` is answered with `resume`. The conversation ends when a
  * message needs no answer or the driver's step bound is reached; the next round goes on.
+ * Eager push, batched per peer, is in `eager-push.ts`.
  */
 import type { DocKey, MemberId } from './ids.js';
 import type { LogEntry } from './log.js';
@@ -95,14 +96,6 @@ export async function gossipRound(r: Replica, peer: MemberId, transport: Transpo
     if (!reply) return;
     out = r.receive(reply);
   }
-}
-
-/** Sends freshly accepted entries to every peer, best effort. */
-export async function eagerPush(r: Replica, entries: readonly LogEntry[], transport: Transport): Promise<void> {
-  const msg = r.push(entries);
-  await Promise.all(
-    r.memberList.filter((m) => m !== r.self).map((m) => transport.request(m, msg).catch(() => undefined)),
-  );
 }
 
 /** `fanout` distinct random peers of `r`. */

@@ -6,7 +6,8 @@
  * peer it knows of has what it has.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { eagerPush, gossipRound, pickPeers } from '../core/anti-entropy.js';
+import { gossipRound, pickPeers } from '../core/anti-entropy.js';
+import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
 import { ConcordError, UnavailableError } from '../core/errors.js';
 import { docKey, type MemberId, type ShardId } from '../core/ids.js';
@@ -33,6 +34,7 @@ export class ReplicaObject extends DurableObject<Env> {
   private role!: LeaderRole;
   private peers!: Peers;
   private replica!: Replica;
+  private pusher!: EagerPusher;
   private faults: FaultConfig | null = null;
   private epochSeen = 0;
   private alarmArmed = false;
@@ -66,6 +68,7 @@ export class ReplicaObject extends DurableObject<Env> {
       { self: this.region, members: this.config.regions, logMaxBytes: this.config.logMaxBytes },
       { storage: new SqliteStorage(storage), clock: { now: () => Date.now() }, random },
     );
+    this.pusher = new EagerPusher(this.replica, this.peers.transport);
   }
 
   // ---- client requests (from the Worker) ----
@@ -205,7 +208,7 @@ export class ReplicaObject extends DurableObject<Env> {
   private afterWrite(entries: readonly LogEntry[], push: boolean): void {
     if (entries.length === 0) return;
     this.arm();
-    if (push) this.ctx.waitUntil(eagerPush(this.replica, entries, this.peers.transport).catch(() => undefined));
+    if (push) this.ctx.waitUntil(this.pusher.push(entries));
   }
 
   /** Quorum reads and strong operations: answered by the leader, or 503 when it cannot be reached. */
