@@ -89,13 +89,18 @@ export class DocStore {
    * would miss the batch's earlier updates.
    */
   trim(): void {
-    while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    while (this.cache.size > this.cacheSize) this.drop(this.cache.keys().next().value!);
   }
 
   /** Drops cached engines, e.g. after a failed commit left them ahead of storage. */
   evict(doc?: DocKey): void {
-    if (doc === undefined) this.cache.clear();
-    else for (const name of ['automerge', 'yjs'] as const) this.cache.delete(cacheKey(doc, name));
+    if (doc === undefined) for (const key of [...this.cache.keys()]) this.drop(key);
+    else for (const name of ['automerge', 'yjs'] as const) this.drop(cacheKey(doc, name));
+  }
+
+  private drop(key: string): void {
+    this.cache.get(key)?.engine.free();
+    this.cache.delete(key);
   }
 
   private cached(doc: DocKey, name: EngineName): Cached {

@@ -136,6 +136,11 @@ export class Replica {
     return this.pending.size;
   }
 
+  /** Releases the memory of every cached engine; the replica must not be used afterwards. */
+  close(): void {
+    this.docs.evict();
+  }
+
   /** Membership change: a removed member no longer holds back compaction. */
   setMembers(members: readonly MemberId[]): void {
     this.members = members;

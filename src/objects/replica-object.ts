@@ -10,6 +10,7 @@ import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
 import { ConcordError, UnavailableError } from '../core/errors.js';
+import { isLive } from '../core/doc-meta.js';
 import { docKey, type MemberId, type ShardId } from '../core/ids.js';
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
@@ -120,7 +121,8 @@ export class ReplicaObject extends DurableObject<Env> {
       const key = k.slice(sep + 1);
       if (!key.startsWith(req.prefix)) break;
       if (req.after !== undefined && key <= req.after) continue;
-      if (this.replica.read(k)?.live) out.push(key);
+      const meta = this.replica.docs.meta(k);
+      if (meta && isLive(meta)) out.push(key);
     }
     return out;
   }

@@ -27,6 +27,7 @@ export function cluster(ids: readonly string[], extra: Partial<ReplicaConfig> = 
 
 /** Restarts a member from what its storage committed. */
 export function restart(m: TestMember, members: readonly string[], extra: Partial<ReplicaConfig> = {}): void {
+  m.replica.close();
   let now = 10_000_000;
   m.replica = new Replica(
     { self: m.id, members: members.map(memberId), ...extra },

@@ -67,10 +67,13 @@ export class AutomergeEngine implements Engine {
     }
     const before = A.getHeads(this.doc);
     let next: Doc;
+    let fork: Doc | undefined;
     try {
       checkDecodes(chunks, this.actor);
-      next = A.loadIncremental(A.clone(this.doc, { actor: this.actor }), update);
+      fork = A.clone(this.doc, { actor: this.actor });
+      next = A.loadIncremental(fork, update);
     } catch (e) {
+      if (fork) A.free(fork);
       throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
     }
     const applied = sameHeads(before, A.getHeads(next)) ? [] : A.getChangesSince(next, before);
@@ -104,6 +107,10 @@ export class AutomergeEngine implements Engine {
       }
     }
     return out;
+  }
+
+  free(): void {
+    A.free(this.doc);
   }
 
   merge(update: Uint8Array): void {
@@ -205,7 +212,14 @@ export function restoreAutomerge(chunks: readonly Uint8Array[], opts: EngineOpti
 
 /** Loads each chunk alone into an empty document, where Automerge reports what does not decode. */
 function checkDecodes(chunks: readonly Chunk[], actor: string): void {
-  for (const chunk of chunks) A.free(A.loadIncremental(A.init({ actor }), chunk.bytes));
+  for (const chunk of chunks) {
+    const scratch = A.init({ actor });
+    try {
+      A.loadIncremental(scratch, chunk.bytes);
+    } finally {
+      A.free(scratch);
+    }
+  }
 }
 
 function sameHeads(a: readonly string[], b: readonly string[]): boolean {

@@ -60,6 +60,12 @@ export interface Engine {
    */
   merge(update: Uint8Array): void;
 
+  /**
+   * Releases the engine's memory (Automerge documents live in wasm memory that only an
+   * explicit free returns). The engine must not be used afterwards.
+   */
+  free(): void;
+
   /** The document as JSON. Automerge: text and counters as plain strings and numbers. Yjs: one property per root type. */
   toJSON(): JsonObject;
 

@@ -42,6 +42,10 @@ export class YjsEngine implements Engine {
     return emitted ? Y.mergeUpdates([emitted, update]) : update;
   }
 
+  free(): void {
+    this.doc.destroy();
+  }
+
   merge(update: Uint8Array): void {
     Y.applyUpdate(this.doc, update);
   }

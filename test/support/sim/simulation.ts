@@ -101,6 +101,8 @@ export class Simulation {
   }
 
   crash(node: Node): void {
+    // What was in memory is gone; close() only returns the engines' wasm memory to the process.
+    node.replica?.close();
     node.replica = undefined;
     this.crashes++;
   }
@@ -219,6 +221,11 @@ export class Simulation {
     return MAX_HEAL_ROUNDS + 1;
   }
 
+  /** Releases every member's engines (wasm memory) once the run is checked. */
+  close(): void {
+    for (const n of this.nodes) n.replica?.close();
+  }
+
   run(): SimReport {
     const steps = this.opts.steps ?? 60;
     createAutomergeDocs(this.nodes[0]!.replica!);
@@ -242,10 +249,13 @@ export class Simulation {
 
 /** Runs one seed; any failure is rethrown as a {@link SimFailure} naming the seed. */
 export function simulate(opts: SimOptions): SimReport {
+  const sim = new Simulation(opts);
   try {
-    return new Simulation(opts).run();
+    return sim.run();
   } catch (err) {
     if (err instanceof SimFailure) throw err;
     throw new SimFailure(opts.seed, err instanceof Error ? (err.stack ?? err.message) : String(err));
+  } finally {
+    sim.close();
   }
 }
