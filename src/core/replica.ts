@@ -159,9 +159,7 @@ export class Replica {
    * @throws EngineMismatchError when the document exists with another engine.
    */
   write(doc: DocKey, engine: EngineName, change: (state: Engine) => Uint8Array | null): WriteResult {
-    const meta = this.docs.meta(doc) ?? newDocMeta(doc);
-    const visible = visibleEngine(meta);
-    if (visible && visible !== engine) throw new EngineMismatchError(engine, visible);
+    const meta = this.metaFor(doc, engine);
     const data = this.guard(doc, () => change(this.docs.engine(doc, engine)));
     if (!data) return { entry: undefined, vv: this.meta.vv, doc: meta };
     return this.commitLocal(meta, { engine, kind: 'update', data });
@@ -173,10 +171,8 @@ export class Replica {
    * @throws EngineMismatchError when the document exists with another engine.
    */
   create(doc: DocKey, engine: EngineName): WriteResult {
-    const meta = this.docs.meta(doc) ?? newDocMeta(doc);
-    const visible = visibleEngine(meta);
-    if (visible && visible !== engine) throw new EngineMismatchError(engine, visible);
-    if (visible && isLive(meta)) return { entry: undefined, vv: this.meta.vv, doc: meta };
+    const meta = this.metaFor(doc, engine);
+    if (isLive(meta)) return { entry: undefined, vv: this.meta.vv, doc: meta };
     return this.commitLocal(meta, { engine, kind: 'update', data: new Uint8Array(0) });
   }
 
@@ -191,6 +187,14 @@ export class Replica {
     if (!meta || !engine || !isLive(meta)) return undefined;
     const data = this.guard(doc, () => this.docs.engine(doc, engine).clear()) ?? new Uint8Array(0);
     return this.commitLocal(meta, { engine, kind: 'delete', data });
+  }
+
+  /** The document's metadata for a write with `engine` (new if absent). */
+  private metaFor(doc: DocKey, engine: EngineName): DocMeta {
+    const meta = this.docs.meta(doc) ?? newDocMeta(doc);
+    const visible = visibleEngine(meta);
+    if (visible && visible !== engine) throw new EngineMismatchError(engine, visible);
+    return meta;
   }
 
   private commitLocal(meta: DocMeta, w: Pick<LogEntry, 'engine' | 'kind' | 'data'>): WriteResult {
