@@ -1,7 +1,9 @@
 /**
  * `npm run sim -- --seeds 100000` soaks the simulator over many seeds;
  * `npm run sim -- --seed 42` replays one seed and prints its report.
- * Options: --from N (first seed), --members N, --steps N.
+ * Options: --from N (first seed), --members N, --steps N, --log-max-bytes N (with a small
+ * bound, compaction and state transfer run often), --long-outage (one member down for most
+ * of each run).
  */
 import { SimFailure, simulate } from './sim/simulation.js';
 
@@ -16,6 +18,8 @@ function arg(name: string): number | undefined {
 const one = arg('seed');
 const members = arg('members');
 const steps = arg('steps');
+const logMaxBytes = arg('log-max-bytes');
+const longOutage = process.argv.includes('--long-outage');
 const from = one ?? arg('from') ?? 1;
 const count = one !== undefined ? 1 : (arg('seeds') ?? 1000);
 const started = performance.now();
@@ -23,7 +27,13 @@ let writes = 0;
 let failures = 0;
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const report = simulate({ seed, ...(members && { members }), ...(steps && { steps }) });
+    const report = simulate({
+      seed,
+      ...(members && { members }),
+      ...(steps && { steps }),
+      ...(logMaxBytes && { logMaxBytes }),
+      ...(longOutage && { longOutage }),
+    });
     writes += report.writes;
     if (one !== undefined) console.log(report);
   } catch (err) {
