@@ -2,7 +2,8 @@ import { abortAllDurableObjects } from 'cloudflare:test';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shard } from '../../src/core/routing.js';
-import { equals } from '../../src/core/version-vector.js';
+import { memberId } from '../../src/core/ids.js';
+import { equals, get } from '../../src/core/version-vector.js';
 import { at, call, ok, REGIONS, setFaults, SHARDS, stats, waitFor } from './members.js';
 
 const NS = 'it';
@@ -97,6 +98,28 @@ describe('partitions', () => {
     expect([undefined, 2]).toContain(no);
     expect(rest).toEqual({ base: true, majority: 1, majority2: 1, minority: 1, quorum: 1 });
     for (const d of docs) expect(d).toEqual(docs[0]);
+  });
+});
+
+describe('compaction in the runtime', () => {
+  it('a region cut off while the log outgrows its bound catches up by state transfer after healing', async () => {
+    const key = 'c-0';
+    const s = shardOf(key);
+    const keys = Array.from({ length: 40 }, (_, i) => `c-${i}`).filter((k) => shardOf(k) === s);
+    await setFaults(s, { partitions: [['wnam', 'weur'], ['apac']] });
+    const apacBefore = (await stats(s, 'apac')).vv;
+    // About 200 KB of entries: three times the test environment's LOG_MAX_BYTES (64 KiB).
+    for (let round = 0; round < 10; round++) {
+      for (const k of keys) await ok(round % 2 ? 'weur' : 'wnam', { op: 'patch', ...at('eventual', NS, k), patch: { [`r${round}`]: 'x'.repeat(2000) } });
+    }
+    const wnam = await stats(s, 'wnam');
+    expect(wnam.logBytes).toBeLessThanOrEqual(65536);
+    expect((await stats(s, 'apac')).vv).toEqual(apacBefore);
+    // The entries apac lacks are gone from wnam's log: only a state transfer can repair it.
+    expect(get(wnam.horizon, memberId('wnam'))).toBeGreaterThan(get(apacBefore, memberId('wnam')));
+    await setFaults(s, null);
+    await waitFor('apac caught up', async () => equals((await stats(s, 'apac')).vv, (await stats(s, 'wnam')).vv), 20_000);
+    for (const k of keys) expect(Object.keys((await readAt('apac', k))!)).toHaveLength(10);
   });
 });
 
