@@ -15,6 +15,7 @@
 import type { DocKey, MemberId } from './ids.js';
 import type { LogEntry } from './log.js';
 import type { Random, Transport } from './ports.js';
+import { indexFrom } from './doc-store.js';
 import type { Replica } from './replica.js';
 import { get, leq, members, type VersionVector } from './version-vector.js';
 import type { DocSnapshot, SyncMessage, Transfer } from './wire/messages.js';
@@ -59,7 +60,7 @@ function transferChunk(r: Replica, peerVV: VersionVector, target: VersionVector,
   const keys = r.docs.sortedKeys();
   const docs: DocSnapshot[] = [];
   let bytes = 0;
-  for (let i = after === undefined ? 0 : upperBound(keys, after); i < keys.length; i++) {
+  for (let i = after === undefined ? 0 : indexFrom(keys, after, true); i < keys.length; i++) {
     const meta = r.docs.meta(keys[i]!)!;
     if (leq(meta.vv, peerVV)) continue;
     const states = Object.keys(meta.creators).map((engine) => {
@@ -72,17 +73,6 @@ function transferChunk(r: Replica, peerVV: VersionVector, target: VersionVector,
     if (bytes >= r.maxBatchBytes && i + 1 < keys.length) return { target, docs, next: keys[i] };
   }
   return { target, docs, next: undefined };
-}
-
-function upperBound(keys: readonly DocKey[], k: DocKey): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! <= k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

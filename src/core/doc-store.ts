@@ -125,3 +125,18 @@ export class DocStore {
 }
 
 const cacheKey = (doc: DocKey, name: EngineName): string => `${name}\u0001${doc}`;
+
+/**
+ * The index of the first key in ascending `keys` that is at or after `k` (or, with `after`,
+ * strictly after it): where a listing or a transfer cursor resumes.
+ */
+export function indexFrom(keys: readonly string[], k: string, after = false): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < k || (after && keys[mid] === k)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -23,7 +23,7 @@ import { type Clock, type Random, randomBytes } from './ports.js';
 import type { DocMeta, ReplicaMeta, StateWrite, Storage } from './storage.js';
 import { emptyVV, get, leq, merge, type VersionVector, withDot } from './version-vector.js';
 import { decodeMessage, encodeMessage } from './wire/codec.js';
-import type { SyncMessage, Transfer } from './wire/messages.js';
+import type { Transfer } from './wire/messages.js';
 import { answer } from './anti-entropy.js';
 
 export interface ReplicaConfig {
@@ -406,7 +406,6 @@ export class Replica {
   }
 }
 
-export type { SyncMessage };
 
 /**
  * A fresh engine actor: 12 random bytes, then 4 bytes derived from the member name, so that

@@ -36,15 +36,9 @@ export interface LeaderRole {
 /** Runs async operations one at a time, in arrival order, whatever each one awaits. */
 export class StrongQueue {
   private tail: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
-
-  get length(): number {
-    return this.waiting;
-  }
 
   run<T>(op: () => Promise<T>): Promise<T> {
-    this.waiting++;
-    const result = this.tail.then(op).finally(() => this.waiting--);
+    const result = this.tail.then(op);
     this.tail = result.catch(() => undefined);
     return result;
   }

@@ -11,7 +11,8 @@ import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
 import { ConcordError, UnavailableError } from '../core/errors.js';
 import { isLive } from '../core/doc-meta.js';
-import { docKey, type MemberId, type ShardId } from '../core/ids.js';
+import { indexFrom } from '../core/doc-store.js';
+import { docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js';
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
@@ -114,12 +115,10 @@ export class ReplicaObject extends DurableObject<Env> {
     const keys = this.replica.docs.sortedKeys();
     const from = docKey(req.ns, req.after !== undefined && req.after >= req.prefix ? req.after : req.prefix);
     const out: string[] = [];
-    for (let i = lowerBound(keys, from); i < keys.length && out.length < req.limit; i++) {
+    for (let i = indexFrom(keys, from); i < keys.length && out.length < req.limit; i++) {
       const k = keys[i]!;
-      const sep = k.indexOf('\u0000');
-      if (k.slice(0, sep) !== req.ns) break;
-      const key = k.slice(sep + 1);
-      if (!key.startsWith(req.prefix)) break;
+      const { ns, key } = splitDocKey(k);
+      if (ns !== req.ns || !key.startsWith(req.prefix)) break;
       if (req.after !== undefined && key <= req.after) continue;
       const meta = this.replica.docs.meta(k);
       if (meta && isLive(meta)) out.push(key);
@@ -249,15 +248,4 @@ export class ReplicaObject extends DurableObject<Env> {
       return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
     }
   }
-}
-
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -190,7 +190,7 @@ export class Simulation {
     }
     const x = pick(this.rng, this.members);
     const y = pick(this.rng, this.members);
-    if (x !== y) this.net.setCut(x, y, !this.net.connected(x, y) ? false : true);
+    if (x !== y) this.net.setCut(x, y, this.net.connected(x, y));
   }
 
   /** Invariants after every step: memory equals what is committed; nobody claims unwritten entries. */
