@@ -32,6 +32,10 @@ const KINDS = {
   'invalid-name': { status: 400, title: 'Invalid namespace or key' },
   'invalid-parameter': { status: 400, title: 'Invalid parameter' },
   'unknown-region': { status: 400, title: 'Unknown region' },
+  'too-deep': { status: 400, title: 'Nested too deep' },
+  'invalid-idempotency-key': { status: 400, title: 'Invalid Idempotency-Key' },
+  'idempotency-key-in-use': { status: 409, title: 'Idempotency-Key in use' },
+  'idempotency-key-mismatch': { status: 422, title: 'Idempotency-Key reused with another request' },
   // The request is fine but the document's current state refuses it.
   'path-not-found': { status: 409, title: 'Path not found in document' },
   'engine-mismatch': { status: 409, title: 'Engine mismatch' },
@@ -49,6 +53,7 @@ const KINDS = {
   'not-configured': { status: 500, title: 'Service not configured' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Unavailable' },
+  'engine-fault': { status: 503, title: 'Member is rebuilding its document engine' },
   'stale-epoch': { status: 503, title: 'Leader changed' },
 } as const satisfies Record<string, Kind>;
 
@@ -84,7 +89,7 @@ export function problemResponse(code: ProblemCode, detail: string, headers: Read
 }
 
 function retryHeaders(code: string, seconds: number | undefined): Record<string, string> {
-  if (code !== 'unavailable' && code !== 'stale-epoch') return {};
+  if (code !== 'unavailable' && code !== 'stale-epoch' && code !== 'engine-fault') return {};
   return { 'Retry-After': String(Math.max(1, Math.ceil(seconds ?? 1))) };
 }
 

@@ -24,6 +24,18 @@ export class InvalidDocumentError extends ConcordError {
   override readonly name = 'InvalidDocumentError';
 }
 
+/**
+ * A JSON value, or a CRDT update, nested deeper than the configured `MAX_DEPTH`. Catch to
+ * answer 400: deep nesting is refused before any recursive code walks it.
+ */
+export class DepthLimitError extends ConcordError {
+  readonly code = 'too-deep';
+  override readonly name = 'DepthLimitError';
+  constructor(readonly what: string, readonly maxDepth: number) {
+    super(`${what} is nested deeper than ${maxDepth} levels (MAX_DEPTH)`);
+  }
+}
+
 /** An operation list entry that names no known operation. */
 export class UnknownOperationError extends ConcordError {
   readonly code = 'unknown-operation';
