@@ -20,6 +20,16 @@ export interface Env {
   readonly MAX_LIST_LIMIT?: string;
   readonly LOG_MAX_BYTES?: string;
   readonly JWT_SECRET?: string;
+  /** When set, a token's `iss` must equal it. */
+  readonly JWT_ISSUER?: string;
+  /** When set, a token's `aud` must be or contain it. */
+  readonly JWT_AUDIENCE?: string;
+  /** A JSON Web Key Set (JSON text) whose public keys verify ES256, RS256 and EdDSA tokens. */
+  readonly JWT_JWKS?: string;
+  /** An https URL serving the JWKS instead of `JWT_JWKS`; fetched and cached per isolate. */
+  readonly JWT_JWKS_URL?: string;
+  /** Keys the Concord-Token MAC; falls back to `JWT_SECRET`. Required when only a JWKS verifies bearer tokens. */
+  readonly TOKEN_SECRET?: string;
   /** `on` only in the test environment: enables the fault transport and `/v1/_test/faults`. */
   readonly TEST_FAULTS?: string;
 }
@@ -39,11 +49,74 @@ export interface Config {
   readonly testFaults: boolean;
 }
 
+/**
+ * How the edge verifies bearer tokens (src/api/auth.ts). Kept out of {@link Config} because
+ * members read that in their constructor: a typo in a key set must stop the edge from
+ * answering, not stop replication of writes already acknowledged.
+ */
+export interface AuthConfig {
+  readonly secret: string | undefined;
+  readonly issuer: string | undefined;
+  readonly audience: string | undefined;
+  /** `JWT_JWKS` parsed: public keys only. */
+  readonly jwks: { readonly keys: readonly Readonly<Record<string, unknown>>[] } | undefined;
+  readonly jwksUrl: URL | undefined;
+}
+
 function int(v: string | undefined, fallback: number, name: string): number {
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`configuration ${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
   return n;
+}
+
+const setting = (v: string | undefined): string | undefined => (v?.trim() ? v.trim() : undefined);
+
+function readJwks(text: string | undefined): AuthConfig['jwks'] {
+  if (!setting(text)) return undefined;
+  let set: unknown;
+  try {
+    set = JSON.parse(text!);
+  } catch {
+    throw new Error('configuration JWT_JWKS is not JSON');
+  }
+  const keys = (set as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new Error('configuration JWT_JWKS must be a JSON Web Key Set: {"keys": [...]} with at least one key');
+  for (const k of keys as unknown[]) {
+    if (typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string') throw new Error('configuration JWT_JWKS has a key without "kty"');
+    // A private key in a var is a leaked key, and a symmetric one would let whoever reads
+    // the set mint tokens: both are configuration mistakes, not keys to verify with.
+    if ('d' in k || (k as { kty: string }).kty === 'oct') throw new Error('configuration JWT_JWKS must hold public keys only (no "d", no "oct" keys)');
+  }
+  return { keys: keys as Record<string, unknown>[] };
+}
+
+function readJwksUrl(text: string | undefined): URL | undefined {
+  const v = setting(text);
+  if (!v) return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error(`configuration JWT_JWKS_URL is not a URL: ${JSON.stringify(v)}`);
+  }
+  // Plain http would let anyone on the path substitute the keys; allowed only for a local IdP.
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) throw new Error('configuration JWT_JWKS_URL must be an https URL');
+  return url;
+}
+
+/** @throws Error naming the setting that is malformed */
+export function readAuthConfig(env: Env): AuthConfig {
+  if (setting(env.JWT_JWKS) && setting(env.JWT_JWKS_URL)) throw new Error('configuration sets both JWT_JWKS and JWT_JWKS_URL; set one');
+  return {
+    // Untrimmed: the key is the bytes the token minter signs with.
+    secret: env.JWT_SECRET?.trim() ? env.JWT_SECRET : undefined,
+    issuer: setting(env.JWT_ISSUER),
+    audience: setting(env.JWT_AUDIENCE),
+    jwks: readJwks(env.JWT_JWKS),
+    jwksUrl: readJwksUrl(env.JWT_JWKS_URL),
+  };
 }
 
 export function readConfig(env: Env): Config {
