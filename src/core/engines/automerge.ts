@@ -13,6 +13,9 @@ import { isJsonObject } from '../json.js';
 import { type Chunk, ChunkType, bytesToHeads, headsToBytes, splitChunks, toHex } from './automerge-chunks.js';
 import { diffMap, mergeInto } from './automerge-edit.js';
 import { runOps } from './automerge-ops.js';
+import { checkChangeDepth } from './automerge-depth.js';
+import { checkJsonValue, DEFAULT_MAX_DEPTH, jsonDepth } from '../json-limits.js';
+import { DepthLimitError } from '../errors.js';
 import { type AmMap, findProtoKey, renderValue } from './automerge-values.js';
 import type { Engine, EngineOptions, Op } from './engine.js';
 
@@ -29,7 +32,11 @@ export class AutomergeEngine implements Engine {
   /** The document materialised from its op set; see {@link view}. */
   private viewCache: AmMap | undefined;
 
-  constructor(private doc: Doc, private readonly actor: string) {}
+  constructor(
+    private doc: Doc,
+    private readonly actor: string,
+    private readonly maxDepth = DEFAULT_MAX_DEPTH,
+  ) {}
 
   /**
    * The current content, materialised afresh from the op set rather than read from `doc`.
@@ -77,6 +84,12 @@ export class AutomergeEngine implements Engine {
       throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
     }
     const applied = sameHeads(before, A.getHeads(next)) ? [] : A.getChangesSince(next, before);
+    try {
+      checkChangeDepth(next, applied, this.maxDepth);
+    } catch (e) {
+      A.free(next);
+      throw e;
+    }
     const queued = this.newlyQueued(next, chunks);
     if (applied.length === 0 && queued.length === 0) {
       A.free(next);
@@ -144,6 +157,7 @@ export class AutomergeEngine implements Engine {
 
   replace(json: JsonObject): Uint8Array | null {
     if (!isJsonObject(json)) throw new InvalidDocumentError('a document must be a JSON object');
+    checkJsonValue(json, this.maxDepth, 'the document');
     checkKeys(json);
     const old = this.view();
     return this.commit((root) => diffMap({ root }, root, old, json, []));
@@ -151,12 +165,14 @@ export class AutomergeEngine implements Engine {
 
   mergePatch(patch: JsonValue): Uint8Array | null {
     if (!isJsonObject(patch)) throw new InvalidDocumentError('a merge patch for a document must be a JSON object');
+    checkJsonValue(patch, this.maxDepth, 'the merge patch');
     checkKeys(patch);
     const old = this.view();
     return this.commit((root) => mergeInto({ root }, root, old, patch, []));
   }
 
   applyOps(ops: readonly Op[]): Uint8Array | null {
+    ops.forEach((op, i) => checkOpDepth(op, i, this.maxDepth));
     return this.commit((root) => runOps(root, ops));
   }
 
@@ -175,6 +191,23 @@ export class AutomergeEngine implements Engine {
   }
 }
 
+/**
+ * An op's value lands at its path: a value of depth d at a path of n steps sits n + d deep
+ * (the root object is depth 1), and a spliced list item one deeper than the list.
+ */
+function checkOpDepth(op: Op, index: number, maxDepth: number): void {
+  const what = `operation ${index}`;
+  let depth = op.path.length;
+  if (op.op === 'set') {
+    checkJsonValue(op.value, maxDepth, `${what}'s value`);
+    depth += jsonDepth(op.value, maxDepth);
+  } else if (op.op === 'splice' && typeof op.insert !== 'string') {
+    checkJsonValue(op.insert, maxDepth, `${what}'s insert`);
+    depth += jsonDepth(op.insert, maxDepth);
+  }
+  if (depth > maxDepth) throw new DepthLimitError(what, maxDepth);
+}
+
 function checkKeys(json: JsonObject): void {
   const at = findProtoKey(json);
   if (at) throw new InvalidDocumentError(`the key "__proto__" is not allowed (at ${JSON.stringify(at)})`);
@@ -189,7 +222,7 @@ export function loadAutomerge(chunks: readonly Uint8Array[], opts: EngineOptions
   const actor = toHex(opts.actor);
   let doc = A.init<AmMap>({ actor });
   const all = concat(chunks.filter((c) => c.length > 0));
-  if (all.length === 0) return new AutomergeEngine(doc, actor);
+  if (all.length === 0) return new AutomergeEngine(doc, actor, opts.maxDepth);
   const [first, ...rest] = splitChunks(all);
   try {
     // A single chunk loads strictly, so only the others need a scratch check of their own.
@@ -199,7 +232,7 @@ export function loadAutomerge(chunks: readonly Uint8Array[], opts: EngineOptions
   } catch (e) {
     throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
   }
-  return new AutomergeEngine(doc, actor);
+  return new AutomergeEngine(doc, actor, opts.maxDepth);
 }
 
 /** Loads state that this system stored itself, without the checks of {@link loadAutomerge}. */
@@ -207,7 +240,7 @@ export function restoreAutomerge(chunks: readonly Uint8Array[], opts: EngineOpti
   const actor = toHex(opts.actor);
   const all = concat(chunks.filter((c) => c.length > 0));
   const doc = A.init<AmMap>({ actor });
-  return new AutomergeEngine(all.length === 0 ? doc : A.loadIncremental(doc, all), actor);
+  return new AutomergeEngine(all.length === 0 ? doc : A.loadIncremental(doc, all), actor, opts.maxDepth);
 }
 
 /** Loads each chunk alone into an empty document, where Automerge reports what does not decode. */

@@ -7,6 +7,7 @@
  * `../errors.ts` having changed nothing.
  */
 import type { JsonObject, JsonValue } from '../json.js';
+import type { DEFAULT_MAX_DEPTH } from '../json-limits.js';
 
 export type EngineName = 'automerge' | 'yjs';
 export const ENGINE_NAMES: readonly EngineName[] = ['automerge', 'yjs'];
@@ -41,6 +42,11 @@ export interface EngineOptions {
    * random bytes at every load. 16 bytes.
    */
   readonly actor: Uint8Array;
+  /**
+   * Deepest nesting a write may create (the JSON view's depth; `MAX_DEPTH`). Default
+   * {@link DEFAULT_MAX_DEPTH}. Only validated writes check it; trusted merges do not.
+   */
+  readonly maxDepth?: number;
 }
 
 export interface Engine {
@@ -51,6 +57,8 @@ export interface Engine {
    * Applying the same bytes twice, or in any order, converges.
    * @returns the bytes that were new to this document, or `null` if nothing was.
    * @throws InvalidUpdateError when the bytes do not decode; the document is unchanged.
+   * @throws DepthLimitError when they nest deeper than `maxDepth`. A Yjs document has then
+   * integrated them already (Yjs cannot take an update back): discard the instance.
    */
   applyUpdate(update: Uint8Array): Uint8Array | null;
 

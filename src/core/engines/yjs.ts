@@ -8,13 +8,18 @@ import type { JsonObject, JsonValue } from '../json.js';
 import { ByteReader, bytesEqual } from '../wire/bytes.js';
 import type { Engine, EngineOptions, Op } from './engine.js';
 import { type RootKind, materialize, renderRoot, rootKind, setOwn } from './yjs-render.js';
+import { checkTransactionDepth } from './yjs-depth.js';
+import { DEFAULT_MAX_DEPTH } from '../json-limits.js';
 
 export class YjsEngine implements Engine {
   readonly name = 'yjs' as const;
   /** Updates emitted by the document during the current call; Yjs emits only when state changed. */
   private emitted: Uint8Array[] = [];
 
-  constructor(private readonly doc: Y.Doc) {
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly maxDepth = DEFAULT_MAX_DEPTH,
+  ) {
     doc.on('update', (update: Uint8Array) => {
       this.emitted.push(update);
     });
@@ -37,7 +42,13 @@ export class YjsEngine implements Engine {
     // An update that reads whole into an empty document integrates into any document: Yjs
     // turns structs with impossible parents into GC structs rather than failing. Were it to
     // throw anyway, the error is not an InvalidUpdateError, since the document may have changed.
-    const emitted = this.capture(() => Y.applyUpdate(this.doc, update));
+    const emitted = this.capture(() =>
+      this.doc.transact((tr) => {
+        Y.applyUpdate(this.doc, update);
+        // Still inside the transaction: afterState is final only at its end, so read it from the store.
+        checkDepthSoFar(tr, this.maxDepth);
+      }),
+    );
     if (bytesEqual(pendingBefore, pendingBytes(this.doc))) return emitted;
     return emitted ? Y.mergeUpdates([emitted, update]) : update;
   }
@@ -120,6 +131,17 @@ export class YjsEngine implements Engine {
   }
 }
 
+/** {@link checkTransactionDepth} for a transaction still open: its after state is the store's. */
+function checkDepthSoFar(tr: Y.Transaction, maxDepth: number): void {
+  const now = new Map<number, number>();
+  for (const [client, structs] of tr.doc.store.clients) {
+    const last = structs[structs.length - 1];
+    if (last) now.set(client, last.id.clock + last.length);
+  }
+  tr.afterState = now;
+  checkTransactionDepth(tr, maxDepth);
+}
+
 /** A Yjs v1 update read into `doc`, which must consume it to the last byte. */
 function readWhole(doc: Y.Doc, update: Uint8Array): void {
   if (update.length === 0) throw new Error('empty input');
@@ -173,7 +195,7 @@ export function loadYjs(chunks: readonly Uint8Array[], opts: EngineOptions): Yjs
   } catch (e) {
     throw new InvalidUpdateError('yjs', e instanceof Error ? e.message : String(e));
   }
-  return new YjsEngine(doc);
+  return new YjsEngine(doc, opts.maxDepth);
 }
 
 /** Loads state that this system stored itself, without the checks of {@link loadYjs}. */
@@ -183,7 +205,7 @@ export function restoreYjs(chunks: readonly Uint8Array[], opts: EngineOptions): 
   doc.transact(() => {
     for (const chunk of chunks) if (chunk.length > 0) Y.applyUpdate(doc, chunk);
   });
-  return new YjsEngine(doc);
+  return new YjsEngine(doc, opts.maxDepth);
 }
 
 /** The first four actor bytes as an unsigned 32-bit client id; 0 is avoided. */
