@@ -2,6 +2,8 @@
  * Input checks of the edge: everything a request carries is validated here, before a member
  * sees it, so bad input gets a 4xx naming the problem and changes no state.
  */
+import { DepthLimitError } from '../core/errors.js';
+import { checkJsonValue, jsonTextDepth } from '../core/json-limits.js';
 import { fromBase64Url, toBase64Url } from '../core/wire/bytes.js';
 import type { Ctx } from './context.js';
 import { ApiProblem } from './problems.js';
@@ -11,6 +13,7 @@ const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 export const MAX_KEY_CHARS = 512;
+const BODY = 'the request body';
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -63,15 +66,26 @@ export function requireMediaType<T extends string>(c: Ctx, allowed: readonly T[]
   );
 }
 
-/** The request body parsed as JSON. @throws ApiProblem `malformed-json` */
+/**
+ * The request body parsed as JSON, nested at most `MAX_DEPTH` deep, every number finite.
+ * @remarks The depth is read from the text before `JSON.parse`, so no recursive code (the
+ * parser, Automerge, the renderers) ever walks a body deeper than the limit.
+ * @throws ApiProblem `malformed-json`; DepthLimitError; InvalidDocumentError (e.g. `1e999`)
+ */
 export async function readJson(c: Ctx): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw new ApiProblem('malformed-json', 'the request body is empty');
+  const { maxDepth } = c.get('config');
+  if (jsonTextDepth(text, maxDepth) > maxDepth) throw new DepthLimitError(BODY, maxDepth);
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (e) {
     throw new ApiProblem('malformed-json', `the request body is not JSON: ${(e as Error).message}`);
   }
+  // JSON.parse turns 1e999 into Infinity, which Automerge would store as null.
+  checkJsonValue(value, maxDepth, BODY);
+  return value;
 }
 
 // RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; a list separated by commas.

@@ -4,6 +4,7 @@
  */
 import type { MemberId } from '../core/ids.js';
 import { memberId } from '../core/ids.js';
+import { DEFAULT_MAX_DEPTH } from '../core/json-limits.js';
 import type { ReplicaObject } from './replica-object.js';
 
 export interface Env {
@@ -18,6 +19,7 @@ export interface Env {
   readonly MAX_BODY_BYTES?: string;
   readonly MAX_OPS?: string;
   readonly MAX_LIST_LIMIT?: string;
+  readonly MAX_DEPTH?: string;
   readonly LOG_MAX_BYTES?: string;
   readonly JWT_SECRET?: string;
   /** When set, a token's `iss` must equal it. */
@@ -45,6 +47,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxOps: number;
   readonly maxListLimit: number;
+  /** Nesting bound of every JSON value that enters (bodies, op values, patches). */
+  readonly maxDepth: number;
   readonly logMaxBytes: number;
   readonly testFaults: boolean;
 }
@@ -138,6 +142,7 @@ export function readConfig(env: Env): Config {
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
     maxOps: int(env.MAX_OPS, 1000, 'MAX_OPS'),
     maxListLimit: int(env.MAX_LIST_LIMIT, 1000, 'MAX_LIST_LIMIT'),
+    maxDepth: int(env.MAX_DEPTH, DEFAULT_MAX_DEPTH, 'MAX_DEPTH'),
     logMaxBytes: int(env.LOG_MAX_BYTES, 8 * 1024 * 1024, 'LOG_MAX_BYTES'),
     testFaults: env.TEST_FAULTS === 'on',
   };

