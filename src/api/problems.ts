@@ -21,6 +21,7 @@ interface Kind {
 const KINDS = {
   // Bad input: the request can never succeed as sent.
   'malformed-json': { status: 400, title: 'Malformed JSON' },
+  'invalid-encoding': { status: 400, title: 'Invalid character encoding' },
   'invalid-document': { status: 400, title: 'Invalid document' },
   'invalid-update': { status: 400, title: 'Engine update does not decode' },
   'unknown-operation': { status: 400, title: 'Unknown operation' },

@@ -67,13 +67,26 @@ export function requireMediaType<T extends string>(c: Ctx, allowed: readonly T[]
 }
 
 /**
+ * A body as text. JSON is UTF-8 (RFC 8259 §8.1); `Request.text()` would turn bad bytes into
+ * U+FFFD and store a document the client never sent.
+ * @throws ApiProblem `invalid-encoding`
+ */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8Strict.decode(bytes);
+  } catch {
+    throw new ApiProblem('invalid-encoding', 'the request body is not valid UTF-8');
+  }
+}
+
+/**
  * The request body parsed as JSON, nested at most `MAX_DEPTH` deep, every number finite.
  * @remarks The depth is read from the text before `JSON.parse`, so no recursive code (the
  * parser, Automerge, the renderers) ever walks a body deeper than the limit.
- * @throws ApiProblem `malformed-json`; DepthLimitError; InvalidDocumentError (e.g. `1e999`)
+ * @throws ApiProblem `invalid-encoding`, `malformed-json`; DepthLimitError; InvalidDocumentError (e.g. `1e999`)
  */
 export async function readJson(c: Ctx): Promise<unknown> {
-  const text = await c.req.text();
+  const text = decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
   if (text.trim() === '') throw new ApiProblem('malformed-json', 'the request body is empty');
   const { maxDepth } = c.get('config');
   if (jsonTextDepth(text, maxDepth) > maxDepth) throw new DepthLimitError(BODY, maxDepth);

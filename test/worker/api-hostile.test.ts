@@ -133,3 +133,27 @@ describe('numbers JSON cannot hold', () => {
     }
   });
 });
+
+describe('invalid UTF-8 in a body', () => {
+  const utf8 = new TextEncoder();
+  const withBytes = (prefix: string, bad: number[], suffix: string): Uint8Array =>
+    new Uint8Array([...utf8.encode(prefix), ...bad, ...utf8.encode(suffix)]);
+  // A stray byte, an overlong '/', a UTF-8-encoded surrogate, a truncated sequence.
+  const BAD = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]];
+
+  it('is refused with 400 invalid-encoding on PUT, PATCH and ops, not replaced with U+FFFD', async () => {
+    for (const bad of BAD) {
+      await refused(AM, { method: 'PUT', body: withBytes('{"title":"', bad, '"}'), headers: JSON_TYPE }, 'invalid-encoding');
+      await refused(AM, { method: 'PATCH', body: withBytes('{"title":"', bad, '"}'), headers: PATCH_TYPE }, 'invalid-encoding');
+      const ops = withBytes('{"ops":[{"op":"set","path":["title"],"value":"', bad, '"}]}');
+      await refused(`${AM}/ops`, { method: 'POST', body: ops, headers: JSON_TYPE }, 'invalid-encoding');
+    }
+  });
+
+  it('still accepts well-formed UTF-8 beyond ASCII', async () => {
+    const path = '/v1/demo/docs/hostile-utf8';
+    const res = await call(path, { method: 'PUT', token, body: utf8.encode('{"t":"été 😀 \\ud83d\\ude00"}'), headers: JSON_TYPE });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ t: 'été 😀 😀' });
+  });
+});

@@ -99,6 +99,8 @@ describe('bad input never changes stored state', () => {
       ['POST', `${AM}/ops`, { body: `{"ops":[{"op":"set","path":["d"],"value":${'['.repeat(10_000)}${']'.repeat(10_000)}}]}`, headers: json }],
       ['PUT', AM, { body: '{"title":1e999}', headers: json }],
       ['PATCH', AM, { body: '{"stock":-1e999}', headers: { 'Content-Type': 'application/merge-patch+json' } }],
+      ['PUT', AM, { body: new Uint8Array([...new TextEncoder().encode('{"title":"'), 0xff, 0x22, 0x7d]), headers: json }],
+      ['POST', `${AM}/ops`, { body: new Uint8Array([...new TextEncoder().encode('{"ops":[{"op":"set","path":["title"],"value":"'), 0xed, 0xa0, 0x80, ...new TextEncoder().encode('"}]}')]), headers: json }],
     ];
     for (const [method, path, init] of bad) {
       const res = await call(path, { method, token, ...init });
