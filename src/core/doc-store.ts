@@ -10,6 +10,7 @@
  */
 import type { DocKey } from './ids.js';
 import { restoreEngine } from './engines/index.js';
+import type { EngineLoader } from './engines/fault-injection.js';
 import type { Engine, EngineName, EngineOptions } from './engines/engine.js';
 import type { DocMeta, StateWrite, Storage } from './storage.js';
 
@@ -32,6 +33,7 @@ export class DocStore {
     private readonly storage: Storage,
     private readonly engineOptions: () => EngineOptions,
     private readonly cacheSize: number,
+    private readonly load: EngineLoader = restoreEngine,
   ) {
     for (const m of storage.loadDocs()) this.metas.set(m.doc, m);
   }
@@ -98,6 +100,11 @@ export class DocStore {
     else for (const name of ['automerge', 'yjs'] as const) this.drop(cacheKey(doc, name));
   }
 
+  /** Forgets every cached engine without freeing it (when freeing itself fails). */
+  forget(): void {
+    this.cache.clear();
+  }
+
   private drop(key: string): void {
     this.cache.get(key)?.engine.free();
     this.cache.delete(key);
@@ -114,7 +121,7 @@ export class DocStore {
     const stored = this.storage.loadState(doc, name);
     const chunks = stored ? [...(stored.snapshot ? [stored.snapshot] : []), ...stored.increments] : [];
     c = {
-      engine: restoreEngine(name, chunks, this.engineOptions()),
+      engine: this.load(name, chunks, this.engineOptions()),
       increments: stored?.increments.length ?? 0,
       incrementBytes: stored?.increments.reduce((n, b) => n + b.length, 0) ?? 0,
       snapshotBytes: stored?.snapshot?.length ?? 0,

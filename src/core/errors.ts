@@ -144,6 +144,19 @@ export class UnavailableError extends ConcordError {
   }
 }
 
+/**
+ * An engine failed in a way that is not a validation error (a broken wasm module, an
+ * exhausted stack, a bug): the member's fault, not the request's. Nothing was stored; the
+ * member dropped its engines and rebuilds them from storage. Catch to answer 503.
+ */
+export class EngineFaultError extends ConcordError {
+  readonly code = 'engine-fault';
+  override readonly name = 'EngineFaultError';
+  constructor(readonly during: string, override readonly cause: unknown, readonly retryAfterSeconds = 1) {
+    super(`the member's document engine failed during ${during} (${cause instanceof Error ? cause.message : String(cause)}); it is rebuilding from storage, retry`);
+  }
+}
+
 /** A document that does not exist (or was deleted). */
 export class NotFoundError extends ConcordError {
   readonly code = 'not-found';

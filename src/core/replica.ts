@@ -12,7 +12,8 @@ import { CausalBuffer } from './causal-buffer.js';
 import { applyEntryMeta, isLive, mergeDocMeta, newDocMeta, visibleEngine } from './doc-meta.js';
 import { DocStore } from './doc-store.js';
 import type { Engine, EngineName } from './engines/engine.js';
-import { EngineMismatchError } from './errors.js';
+import { ConcordError, EngineFaultError, EngineMismatchError } from './errors.js';
+import type { EngineLoader } from './engines/fault-injection.js';
 import { HybridClock } from './hlc.js';
 import type { DocKey, MemberId } from './ids.js';
 import type { JsonObject } from './json.js';
@@ -38,12 +39,21 @@ export interface ReplicaConfig {
   readonly docCache?: number;
   /** Out-of-order remote entries held in memory. */
   readonly pendingCapacity?: number;
+  /** Deepest nesting a local write may create (`MAX_DEPTH`). */
+  readonly maxDepth?: number;
 }
 
 export interface ReplicaEnv {
   readonly storage: Storage;
   readonly clock: Clock;
   readonly random: Random;
+  /** How engines are loaded from stored chunks (the simulator and tests inject faults here). */
+  readonly engines?: EngineLoader;
+}
+
+export interface WriteOptions {
+  /** Render the document's JSON after the change, before it is committed (see {@link WriteResult.json}). */
+  readonly render?: boolean;
 }
 
 export interface WriteResult {
@@ -52,6 +62,11 @@ export interface WriteResult {
   /** The replica's vector after the write: the causal token of the response. */
   readonly vv: VersionVector;
   readonly doc: DocMeta;
+  /**
+   * The JSON after the write, when asked for: rendered before the commit, so that a write is
+   * never stored when its answer could not be made.
+   */
+  readonly json?: JsonObject;
 }
 
 export interface DocRead {
@@ -68,7 +83,8 @@ export interface ReplicaStats {
   readonly logEntries: number;
   readonly logBytes: number;
   readonly pending: number;
-  readonly undecodable: number;
+  /** Engine failures that were not validation errors (each dropped the engines; see {@link EngineFaultError}). */
+  readonly engineFaults: number;
 }
 
 /** Entries, metadata and states changed by one step, committed together. */
@@ -93,8 +109,8 @@ export class Replica {
   private readonly pending: CausalBuffer;
   private meta: ReplicaMeta;
   private logBytes: number;
-  /** Remote entries whose bytes no engine could decode (see {@link applyRemote}). */
-  undecodable = 0;
+  /** Engine failures that were not validation errors, since this replica was built. */
+  private engineFaults = 0;
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
     this.self = config.self;
@@ -104,7 +120,13 @@ export class Replica {
     this.storage = env.storage;
     this.clock = env.clock;
     const random = env.random;
-    this.docs = new DocStore(env.storage, () => ({ actor: actorId(this.self, random) }), config.docCache ?? 512);
+    const maxDepth = config.maxDepth;
+    this.docs = new DocStore(
+      env.storage,
+      () => ({ actor: actorId(this.self, random), ...(maxDepth !== undefined && { maxDepth }) }),
+      config.docCache ?? 512,
+      env.engines,
+    );
     this.pending = new CausalBuffer(config.pendingCapacity ?? 10_000);
     this.meta = env.storage.loadMeta() ?? { vv: emptyVV, horizon: emptyVV, peers: {}, hlc: 0 };
     this.hlc = new HybridClock(this.meta.hlc);
@@ -158,11 +180,15 @@ export class Replica {
    * the write as one entry. Typed errors from `change` propagate with nothing changed.
    * @throws EngineMismatchError when the document exists with another engine.
    */
-  write(doc: DocKey, engine: EngineName, change: (state: Engine) => Uint8Array | null): WriteResult {
+  write(doc: DocKey, engine: EngineName, change: (state: Engine) => Uint8Array | null, opts: WriteOptions = {}): WriteResult {
     const meta = this.metaFor(doc, engine);
-    const data = this.guard(doc, () => change(this.docs.engine(doc, engine)));
+    const { data, json } = this.guard(doc, 'a write', () => {
+      const state = this.docs.engine(doc, engine);
+      const data = change(state);
+      return { data, json: data && opts.render ? state.toJSON() : undefined };
+    });
     if (!data) return { entry: undefined, vv: this.meta.vv, doc: meta };
-    return this.commitLocal(meta, { engine, kind: 'update', data });
+    return { ...this.commitLocal(meta, { engine, kind: 'update', data }), ...(json && { json }) };
   }
 
   /**
@@ -185,7 +211,7 @@ export class Replica {
     const meta = this.docs.meta(doc);
     const engine = meta && visibleEngine(meta);
     if (!meta || !engine || !isLive(meta)) return undefined;
-    const data = this.guard(doc, () => this.docs.engine(doc, engine).clear()) ?? new Uint8Array(0);
+    const data = this.guard(doc, 'a delete', () => this.docs.engine(doc, engine).clear()) ?? new Uint8Array(0);
     return this.commitLocal(meta, { engine, kind: 'delete', data });
   }
 
@@ -219,13 +245,22 @@ export class Replica {
     const meta = this.docs.meta(doc);
     const engine = meta && visibleEngine(meta);
     if (!meta || !engine) return undefined;
-    return { meta, engine, live: isLive(meta), state: this.docs.engine(doc, engine) };
+    return { meta, engine, live: isLive(meta), state: this.guard(doc, 'a load', () => this.docs.engine(doc, engine)) };
+  }
+
+  /**
+   * Runs `f` on a document's engine for a read (rendering JSON, saving bytes); an engine
+   * failure drops the engines as for a write. @throws EngineFaultError
+   */
+  view<T>(doc: DocKey, f: (state: Engine) => T): T | undefined {
+    const r = this.read(doc);
+    return r && this.guard(doc, 'a read', () => f(r.state));
   }
 
   /** The JSON of a live document, or undefined. */
   json(doc: DocKey): JsonObject | undefined {
     const r = this.read(doc);
-    return r?.live ? r.state.toJSON() : undefined;
+    return r?.live ? this.guard(doc, 'a read', () => r.state.toJSON()) : undefined;
   }
 
   // ---- replication ----
@@ -253,9 +288,7 @@ export class Replica {
       this.hlc.observe(e.hlc);
       this.pending.add(e, stage.vv);
     }
-    for (let e = this.pending.takeReady(stage.vv); e; e = this.pending.takeReady(stage.vv)) {
-      this.record(stage, e, this.applyRemote(e));
-    }
+    this.applyReady(stage);
     this.commit(stage);
     this.compact();
     const reply = answer(this, msg);
@@ -291,7 +324,7 @@ export class Replica {
   stats(): ReplicaStats {
     const log = this.storage.logSize();
     return {
-      undecodable: this.undecodable,
+      engineFaults: this.engineFaults,
       vv: this.meta.vv,
       horizon: this.meta.horizon,
       docs: this.docs.size,
@@ -324,19 +357,18 @@ export class Replica {
   }
 
   /**
-   * Applies a remote entry's update. Its origin validated the bytes before logging them, so
-   * a failure here means corruption in transit or at rest: the entry still counts as
-   * applied (holding it back would stall every later entry of its origin forever), and the
-   * failure is counted so that operators see it.
+   * Applies every buffered entry that has become ready. Their origins validated the bytes, so
+   * an engine that fails on one is the member's fault: nothing of the batch is committed and
+   * nothing is counted as applied (engines dropped, the entries sent again by gossip).
    */
-  private applyRemote(e: LogEntry): Uint8Array | null {
-    if (e.data.length === 0) return null;
+  private applyReady(stage: Stage): void {
     try {
-      this.docs.engine(e.doc, e.engine).merge(e.data);
-      return e.data;
-    } catch {
-      this.undecodable++;
-      return null;
+      for (let e = this.pending.takeReady(stage.vv); e; e = this.pending.takeReady(stage.vv)) {
+        if (e.data.length > 0) this.docs.engine(e.doc, e.engine).merge(e.data);
+        this.record(stage, e, e.data.length > 0 ? e.data : null);
+      }
+    } catch (err) {
+      throw this.fault('applying a peer\'s entries', err);
     }
   }
 
@@ -395,14 +427,38 @@ export class Replica {
     this.docs.trim();
   }
 
-  /** Runs an engine change; if it throws after all, the cached engine is reloaded from storage. */
-  private guard<T>(doc: DocKey, f: () => T): T {
+  /**
+   * Runs engine work on `doc`. A typed validation error drops that document's engine (the
+   * next use reloads it from storage, whatever the error left behind) and propagates; any
+   * other error is an engine fault of the member ({@link fault}).
+   */
+  private guard<T>(doc: DocKey, during: string, f: () => T): T {
     try {
       return f();
     } catch (err) {
-      this.docs.evict(doc);
-      throw err;
+      if (err instanceof ConcordError) {
+        this.docs.evict(doc);
+        throw err;
+      }
+      throw this.fault(during, err);
     }
+  }
+
+  /**
+   * An engine failed for no reason of the input's: drop every cached engine, so that each is
+   * rebuilt from what storage committed by a fresh instance, and report the fault.
+   */
+  private fault(during: string, err: unknown): EngineFaultError {
+    if (err instanceof EngineFaultError) return err;
+    this.engineFaults++;
+    this.logBytes = this.storage.logSize().bytes;
+    try {
+      this.docs.evict();
+    } catch {
+      // Freeing engines of a broken wasm module may fail too; dropping them is what matters.
+      this.docs.forget();
+    }
+    return new EngineFaultError(during, err);
   }
 }
 

@@ -5,15 +5,16 @@ import { DepthLimitError, InvalidDocumentError } from '../../src/core/errors.js'
 import { createEngine, type Engine, type EngineName } from '../../src/core/engines/index.js';
 import { DEFAULT_MAX_DEPTH, jsonDepth, jsonTextDepth, checkJsonValue } from '../../src/core/json-limits.js';
 import { actor } from './engines-helpers.js';
+import type { JsonObject, JsonValue } from '../../src/core/json.js';
 
 let n = 5000;
 const engine = (name: EngineName, maxDepth = DEFAULT_MAX_DEPTH): Engine => createEngine(name, { actor: actor(n++), maxDepth });
 
 /** `{"a":{"a":...1}}` with `depth` objects. */
-function nested(depth: number): Record<string, unknown> {
-  let v: unknown = 1;
+function nested(depth: number): JsonObject {
+  let v: JsonValue = 1;
   for (let i = 0; i < depth; i++) v = { a: v };
-  return v as Record<string, unknown>;
+  return v as JsonObject;
 }
 
 function unchanged(e: Engine, f: () => unknown, error: new (...args: never[]) => Error): void {

@@ -1,0 +1,62 @@
+/**
+ * Engine faults on demand, for the simulator and the test environment: a loader whose
+ * engines throw a plain `Error` (not a typed validation error) from a chosen method, the
+ * way a broken wasm module or an exhausted stack would. Never used in production paths
+ * unless a test arms it.
+ */
+import { restoreEngine } from './index.js';
+import type { Engine, EngineName, EngineOptions } from './engine.js';
+
+export type EngineLoader = (name: EngineName, chunks: readonly Uint8Array[], opts: EngineOptions) => Engine;
+
+type Method = Exclude<keyof Engine, 'name'>;
+const METHODS: readonly Method[] = [
+  'applyUpdate', 'merge', 'free', 'toJSON', 'save', 'version', 'deltaSince', 'clear', 'replace', 'mergePatch', 'applyOps',
+];
+
+export class EngineFaults {
+  private armed = new Map<Method | 'any', { skip: number; left: number }>();
+  /** Faults raised so far. */
+  raised = 0;
+
+  /** After `skip` more calls of `method` (on any engine of this loader), the next `times` throw. */
+  failNext(method: Method | 'any', times = 1, skip = 0): void {
+    this.armed.set(method, { skip, left: times });
+  }
+
+  clear(): void {
+    this.armed.clear();
+  }
+
+  /** Wraps `load` (the trusted restore by default) so that its engines raise armed faults. */
+  loader(load: EngineLoader = restoreEngine): EngineLoader {
+    return (name, chunks, opts) => this.wrap(load(name, chunks, opts));
+  }
+
+  private trip(method: Method): void {
+    if (method === 'free') return;
+    for (const key of [method, 'any'] as const) {
+      const a = this.armed.get(key);
+      if (!a || a.left === 0) continue;
+      if (a.skip > 0) {
+        a.skip--;
+        continue;
+      }
+      a.left--;
+      this.raised++;
+      throw new Error(`injected engine fault in ${method}`);
+    }
+  }
+
+  private wrap(engine: Engine): Engine {
+    const out: Record<string, unknown> = { name: engine.name };
+    for (const m of METHODS) {
+      const f = (engine[m] as (...a: unknown[]) => unknown).bind(engine);
+      out[m] = (...args: unknown[]) => {
+        this.trip(m);
+        return f(...args);
+      };
+    }
+    return out as unknown as Engine;
+  }
+}
