@@ -16,7 +16,7 @@ import { requireScope } from './auth.js';
 import type { AppEnv, Ctx } from './context.js';
 import { memberStub } from './members.js';
 import { pickRegion } from './region.js';
-import { checkNamespace, checkPrefix, decodeCursor, encodeCursor, parseLimit } from './validate.js';
+import { checkNamespace, checkPrefix, checkUrlEncoding, decodeCursor, encodeCursor, parseLimit } from './validate.js';
 
 /** The order members list keys in: JavaScript string order (UTF-16 code units). */
 export const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -29,6 +29,7 @@ export function mergePages(pages: readonly (readonly string[])[], limit: number)
 
 async function listKeys(c: Ctx): Promise<Response> {
   const config = c.get('config');
+  checkUrlEncoding(c);
   const ns = checkNamespace(c.req.param('ns') ?? '');
   const prefix = checkPrefix(c.req.query('prefix') ?? '');
   const limit = parseLimit(c.req.query('limit'), config.maxListLimit);

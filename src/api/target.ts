@@ -12,7 +12,7 @@ import type { Ctx } from './context.js';
 import { memberStub } from './members.js';
 import { memberProblem } from './problems.js';
 import { pickRegion } from './region.js';
-import { checkKey, checkNamespace } from './validate.js';
+import { checkKey, checkNamespace, checkUrlEncoding } from './validate.js';
 
 export interface Target {
   readonly ns: string;
@@ -28,9 +28,10 @@ export interface Target {
 
 /**
  * Reads the address and the request headers every document route shares.
- * @throws ApiProblem `invalid-name`, `unknown-region`; InvalidConsistencyError; InvalidTokenError
+ * @throws ApiProblem `invalid-name`, `invalid-parameter`, `unknown-region`; InvalidConsistencyError; InvalidTokenError
  */
 export function readTarget(c: Ctx): Target {
+  checkUrlEncoding(c);
   const ns = checkNamespace(c.req.param('ns') ?? '');
   const key = checkKey(c.req.param('key') ?? '');
   const level = parseLevel(c.req.header('Consistency') ?? c.req.query('consistency'));

@@ -18,6 +18,35 @@ const BODY = 'the request body';
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+const wellEncoded = (s: string): boolean => {
+  try {
+    decodeURIComponent(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Refuses malformed percent-encoding anywhere in the request's path or query: a `%` that
+ * starts no escape, or escapes that are not UTF-8. Hono decodes what it can and keeps the
+ * rest literally, so `alias%FF` and `alias%25FF` would both read as the key `alias%FF`;
+ * the raw URL is the only place the difference shows.
+ * @throws ApiProblem `invalid-name` (path), `invalid-parameter` (query)
+ */
+export function checkUrlEncoding(c: Ctx): void {
+  const url = new URL(c.req.url);
+  for (const segment of url.pathname.split('/')) {
+    if (!wellEncoded(segment)) throw new ApiProblem('invalid-name', `the path segment ${JSON.stringify(segment)} is not well-formed percent-encoded UTF-8`);
+  }
+  for (const pair of url.search.slice(1).split('&')) {
+    if (!wellEncoded(pair)) {
+      const name = pair.split('=')[0]!;
+      throw new ApiProblem('invalid-parameter', `the query parameter ${JSON.stringify(name)} is not well-formed percent-encoded UTF-8`);
+    }
+  }
+}
+
 /** @throws ApiProblem `invalid-name` */
 export function checkNamespace(ns: string): string {
   if (!NAMESPACE.test(ns)) {

@@ -157,3 +157,40 @@ describe('invalid UTF-8 in a body', () => {
     expect(await res.json()).toEqual({ t: 'été 😀 😀' });
   });
 });
+
+describe('malformed percent-encoding', () => {
+  it('in a key or namespace is refused with 400 invalid-name, on reads and writes', async () => {
+    // A stray byte, a bare or truncated escape, invalid UTF-8, an encoded surrogate.
+    for (const bad of ['a%FF', 'a%', 'a%4', 'a%zz', 'a%C3%28', '%E2%82', '%ED%A0%80', 'a%C0%AF']) {
+      await refused(`/v1/demo/docs/${bad}`, { method: 'PUT', json: { x: 1 } }, 'invalid-name');
+      await refused(`/v1/demo/docs/${bad}`, {}, 'invalid-name');
+      await refused(`/v1/demo/docs/${bad}/ops`, { method: 'POST', json: { ops: [{ op: 'set', path: ['x'], value: 1 }] } }, 'invalid-name');
+      await refused(`/v1/demo/docs/${bad}/crdt`, {}, 'invalid-name');
+      await refused(`/v1/demo/docs/${bad}`, { method: 'DELETE' }, 'invalid-name');
+    }
+    for (const ns of ['demo%FF', 'demo%', 'de%6Do%']) {
+      await refused(`/v1/${ns}/docs/k`, {}, 'invalid-name');
+      await refused(`/v1/${ns}/docs`, {}, 'invalid-name');
+    }
+  });
+
+  it('never makes two spellings reach one document: alias%FF is refused, alias%25FF is the key "alias%FF"', async () => {
+    await refused('/v1/demo/docs/alias%FF', { method: 'PUT', json: { spelled: 'raw' } }, 'invalid-name');
+    const created = await call('/v1/demo/docs/alias%25FF', { method: 'PUT', token, json: { spelled: 'escaped' } });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('Location')).toBe('/v1/demo/docs/alias%25FF');
+    await refused('/v1/demo/docs/alias%FF', {}, 'invalid-name');
+    const listed = await call('/v1/demo/docs?prefix=alias', { token });
+    expect(((await listed.json()) as { keys: string[] }).keys).toEqual(['alias%FF']);
+  });
+
+  it('in a query parameter is refused with 400 invalid-parameter', async () => {
+    for (const q of ['prefix=a%FF', 'prefix=a%', 'prefix=%E2%82', 'cursor=%FF', 'limit=1%', 'region=wnam%', 'prefix%FF=a']) {
+      await refused(`/v1/demo/docs?${q}`, {}, 'invalid-parameter');
+    }
+    for (const q of ['since=%FF', 'region=wnam%FF', 'consistency=strong%', 'consistency=%ED%A0%80']) {
+      await refused(`${AM}/crdt?${q}`, {}, 'invalid-parameter');
+      await refused(`${AM}?${q}`, { method: 'PATCH', body: '{"title":"changed"}', headers: PATCH_TYPE }, 'invalid-parameter');
+    }
+  });
+});

@@ -100,6 +100,10 @@ describe('bad input never changes stored state', () => {
       ['PUT', AM, { body: '{"title":1e999}', headers: json }],
       ['PATCH', AM, { body: '{"stock":-1e999}', headers: { 'Content-Type': 'application/merge-patch+json' } }],
       ['PUT', AM, { body: new Uint8Array([...new TextEncoder().encode('{"title":"'), 0xff, 0x22, 0x7d]), headers: json }],
+      // Malformed percent-encoding: refused, never read as some other key or value.
+      ['PUT', `${AM}%FF`, { body: '{"a":1}', headers: json }],
+      ['DELETE', `${AM}%`, {}],
+      ['PATCH', `${AM}?consistency=eventual%FF`, { body: '{"a":1}', headers: { 'Content-Type': 'application/merge-patch+json' } }],
       ['POST', `${AM}/ops`, { body: new Uint8Array([...new TextEncoder().encode('{"ops":[{"op":"set","path":["title"],"value":"'), 0xed, 0xa0, 0x80, ...new TextEncoder().encode('"}]}')]), headers: json }],
     ];
     for (const [method, path, init] of bad) {
