@@ -3,7 +3,7 @@
  * and the shape of the answer. Which member runs it, and what waits happen before and after,
  * is the object's business; what it does to the document is decided here.
  */
-import { isLive } from '../core/doc-meta.js';
+import { isLive, visibleEngine } from '../core/doc-meta.js';
 import { NotFoundError, PreconditionFailedError } from '../core/errors.js';
 import { docKey } from '../core/ids.js';
 import type { LogEntry } from '../core/log.js';
@@ -35,8 +35,11 @@ export function execute(r: Replica, req: DocRequest, member: string): Executed {
 
   if (req.op === 'get' || req.op === 'getCrdt') {
     if (!found || !live) throw new NotFoundError(`no document ${req.key} in ${req.ns}`);
-    const { engine, state, meta } = found;
-    const body = req.op === 'get' ? { json: state.toJSON() } : { bytes: req.since ? state.deltaSince(req.since) : state.save() };
+    const { engine, meta } = found;
+    const since = req.op === 'getCrdt' ? req.since : undefined;
+    const body = r.view(doc, (state) =>
+      req.op === 'get' ? { json: state.toJSON() } : { bytes: since ? state.deltaSince(since) : state.save() },
+    )!;
     return { result: answer(200, { ...body, engine, etag: etagOf(meta) }), entries: [] };
   }
 
@@ -49,18 +52,21 @@ export function execute(r: Replica, req: DocRequest, member: string): Executed {
   }
 
   const engine = req.op === 'postCrdt' ? req.engine : 'automerge';
+  // The answer's JSON is rendered before the commit: a write is never stored when its answer fails.
+  const opts = { render: !req.minimal };
   let w: WriteResult;
-  if (req.op === 'put') w = r.write(doc, engine, (e) => e.replace(req.json));
-  else if (req.op === 'patch') w = r.write(doc, engine, (e) => e.mergePatch(req.patch));
-  else if (req.op === 'ops') w = r.write(doc, engine, (e) => e.applyOps(req.ops));
-  else w = r.write(doc, engine, (e) => e.applyUpdate(req.bytes));
+  if (req.op === 'put') w = r.write(doc, engine, (e) => e.replace(req.json), opts);
+  else if (req.op === 'patch') w = r.write(doc, engine, (e) => e.mergePatch(req.patch), opts);
+  else if (req.op === 'ops') w = r.write(doc, engine, (e) => e.applyOps(req.ops), opts);
+  else w = r.write(doc, engine, (e) => e.applyUpdate(req.bytes), opts);
   // A write to a missing document creates it, even when it brought no content (`PUT {}`).
   if (!w.entry && !live) w = r.create(doc, engine);
 
-  const after = r.read(doc)!;
-  const created = !live && after.live;
+  const after = r.docs.meta(doc)!;
+  const created = !live && isLive(after);
+  const json = req.minimal ? undefined : (w.json ?? r.view(doc, (state) => state.toJSON()));
   return {
-    result: answer(created ? 201 : 200, { json: after.state.toJSON(), engine: after.engine, etag: etagOf(after.meta) }),
+    result: answer(created ? 201 : 200, { ...(json && { json }), engine: visibleEngine(after) ?? engine, etag: etagOf(after) }),
     entries: entriesOf(w),
   };
 }

@@ -20,6 +20,8 @@ interface Target {
 interface Preconditions {
   /** `If-Match` ETags (`*` matches any existing document). */
   readonly ifMatch?: readonly string[];
+  /** `Prefer: return=minimal` (RFC 7240): answer without the document's JSON. */
+  readonly minimal?: boolean;
 }
 
 export type DocRequest =

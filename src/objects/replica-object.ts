@@ -9,7 +9,8 @@ import { DurableObject } from 'cloudflare:workers';
 import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
-import { ConcordError, UnavailableError } from '../core/errors.js';
+import { AssertionFailure, ConcordError, EngineFaultError, UnavailableError } from '../core/errors.js';
+import { EngineFaults } from '../core/engines/fault-injection.js';
 import { isLive } from '../core/doc-meta.js';
 import { indexFrom } from '../core/doc-store.js';
 import { docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js';
@@ -24,6 +25,7 @@ import { sleep } from './faults.js';
 import { Peers } from './peers.js';
 import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, ReplicateResult } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
+import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 
 const random = { next: () => Math.random() };
 
@@ -40,6 +42,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private faults: FaultConfig | null = null;
   private epochSeen = 0;
   private alarmArmed = false;
+  /** Test environment only: engine faults armed by {@link injectEngineFault}. */
+  private readonly engineFaults = new EngineFaults();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -66,11 +70,45 @@ export class ReplicaObject extends DurableObject<Env> {
     this.peers = new Peers(this.env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
     this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
     this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
+    this.build();
+    // Entries committed before a restart may not have reached every peer yet.
+    if (!this.converged()) this.arm();
+  }
+
+  /** A replica rebuilt from what storage committed: fresh engines, nothing held in memory. */
+  private build(): void {
     this.replica = new Replica(
-      { self: this.region, members: this.config.regions, logMaxBytes: this.config.logMaxBytes },
-      { storage: new SqliteStorage(storage), clock: { now: () => Date.now() }, random },
+      { self: this.region, members: this.config.regions, logMaxBytes: this.config.logMaxBytes, maxDepth: this.config.maxDepth },
+      {
+        storage: new SqliteStorage(this.ctx.storage),
+        clock: { now: () => Date.now() },
+        random,
+        ...(this.config.testFaults && { engines: this.engineFaults.loader() }),
+      },
     );
     this.pusher = new EagerPusher(this.replica, this.peers.transport);
+  }
+
+  /**
+   * After a failure that was not the input's: drop the replica's memory and rebuild it from
+   * storage, and make sure the engines work, with a spare wasm instance if the module broke.
+   * Runs with input gates closed, so no request sees a half-rebuilt member.
+   */
+  private async recover(method: string, err: unknown): Promise<void> {
+    console.error(`ReplicaObject:${method} ${this.name} rebuilds from storage after`, err);
+    await this.ctx.blockConcurrencyWhile(async () => {
+      try {
+        this.replica.close();
+      } catch {
+        // A broken engine may fail to free; the replica is replaced either way.
+      }
+      if (!(await recoverEngines())) {
+        // Nothing left in this isolate can run an engine: let the runtime reset the object.
+        this.ctx.abort('the document engines cannot run in this isolate');
+      }
+      this.build();
+      this.arm();
+    });
   }
 
   // ---- client requests (from the Worker) ----
@@ -145,6 +183,17 @@ export class ReplicaObject extends DurableObject<Env> {
     };
   }
 
+  /**
+   * Test environment only: the next `times` calls of an engine method throw as a broken
+   * engine would (`method: 'any'` for any), after `skip` calls; or, with `breakWasm`,
+   * Automerge's wasm module stops working for this whole isolate.
+   */
+  async injectEngineFault(spec: { method?: string; times?: number; skip?: number; breakWasm?: boolean }): Promise<void> {
+    if (!this.config.testFaults) throw new Error('faults exist only in the test environment');
+    if (spec.breakWasm) breakAutomergeWasm();
+    else this.engineFaults.failNext((spec.method ?? 'any') as Parameters<EngineFaults['failNext']>[0], spec.times ?? 1, spec.skip ?? 0);
+  }
+
   /** Test environment only: the faults of member-to-member traffic (null heals). */
   async setFaults(cfg: FaultConfig | null): Promise<void> {
     if (!this.config.testFaults) throw new Error('faults exist only in the test environment');
@@ -158,7 +207,14 @@ export class ReplicaObject extends DurableObject<Env> {
   /** Anti-entropy from a peer: applies its message and returns the answer. */
   async sync(bytes: Uint8Array): Promise<Uint8Array | undefined> {
     const before = this.replica.vv;
-    const reply = this.replica.receive(bytes);
+    let reply: Uint8Array | undefined;
+    try {
+      reply = this.replica.receive(bytes);
+    } catch (err) {
+      // Nothing of the message was counted: the peer sees a lost message and gossip resends it.
+      if (!(err instanceof ConcordError) || err instanceof EngineFaultError) await this.recover('sync', err);
+      throw err;
+    }
     if (!equals(before, this.replica.vv)) this.arm();
     return reply;
   }
@@ -235,17 +291,24 @@ export class ReplicaObject extends DurableObject<Env> {
     }
   }
 
-  /** Runs a request, turning typed errors into problems (exceptions do not cross RPC intact). */
+  /**
+   * Runs a request, turning typed errors into problems (exceptions do not cross RPC intact).
+   * Anything else is the member's fault, not the request's: it rebuilds from storage and the
+   * caller may retry (nothing was stored: writes commit last).
+   */
   private async answer(method: string, f: () => Promise<DocResult>): Promise<DocResponse> {
     try {
       return { ok: true, result: await f() };
     } catch (err) {
-      if (err instanceof UnavailableError) {
+      if (err instanceof UnavailableError || err instanceof EngineFaultError) {
+        if (err instanceof EngineFaultError) await this.recover(method, err);
         return { ok: false, problem: { code: err.code, detail: err.message, retryAfterSeconds: err.retryAfterSeconds } };
       }
       if (err instanceof ConcordError) return { ok: false, problem: { code: err.code, detail: err.message } };
-      console.error(`ReplicaObject:${method}`, err);
-      return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
+      await this.recover(method, err);
+      if (err instanceof AssertionFailure) return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
+      const fault = new EngineFaultError(method, err);
+      return { ok: false, problem: { code: fault.code, detail: fault.message, retryAfterSeconds: fault.retryAfterSeconds } };
     }
   }
 }
