@@ -6,17 +6,19 @@
  *   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8787/v1/demo/docs/hello
  *
  * Options: `--ns <glob>` (repeat for several), `--scope read|write|admin` (default read),
- * `--ttl <seconds>` (default 86400), `--secret <s>`. The secret defaults to `$JWT_SECRET`,
+ * `--ttl <seconds>` (default 86400; every token expires, the Worker refuses one without
+ * `exp`), `--iss <issuer>` and `--aud <audience>` (default `$JWT_ISSUER`, `$JWT_AUDIENCE`:
+ * needed when the Worker sets them), `--secret <s>`. The secret defaults to `$JWT_SECRET`,
  * then to `JWT_SECRET` in `.dev.vars` (the local development secret).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sign } from 'hono/jwt';
+import { SignJWT } from 'jose';
 import { SCOPES, type Scope } from '../src/api/auth.js';
 
-const USAGE = "usage: npm run -s token -- --ns 'demo*' [--ns other] [--scope read|write|admin] [--ttl 86400] [--secret S]";
+const USAGE = "usage: npm run -s token -- --ns 'demo*' [--ns other] [--scope read|write|admin] [--ttl 86400] [--iss I] [--aud A] [--secret S]";
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -44,6 +46,8 @@ async function main(): Promise<void> {
       ns: { type: 'string', multiple: true },
       scope: { type: 'string', default: 'read' },
       ttl: { type: 'string', default: '86400' },
+      iss: { type: 'string' },
+      aud: { type: 'string' },
       secret: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -61,8 +65,12 @@ async function main(): Promise<void> {
   const devVars = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.dev.vars');
   const secret = values.secret ?? process.env['JWT_SECRET'] ?? secretFromDevVars(devVars);
   if (!secret) fail(`no secret: pass --secret, set JWT_SECRET, or put JWT_SECRET=... in ${devVars}`);
+  const iss = values.iss ?? process.env['JWT_ISSUER'];
+  const aud = values.aud ?? process.env['JWT_AUDIENCE'];
   const now = Math.floor(Date.now() / 1000);
-  const token = await sign({ ns: ns.length === 1 ? ns[0]! : ns, scope, iat: now, exp: now + ttl }, secret, 'HS256');
+  const token = await new SignJWT({ ns: ns.length === 1 ? ns[0]! : ns, scope, iat: now, exp: now + ttl, ...(iss && { iss }), ...(aud && { aud }) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .sign(new TextEncoder().encode(secret));
   process.stdout.write(`${token}\n`);
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { type Config, type Env, readConfig } from '../objects/config.js';
-import type { Claims } from './auth.js';
+import { type Claims, verifierFor } from './auth.js';
 import { ApiProblem } from './problems.js';
 
 export interface AppEnv {
@@ -33,17 +33,14 @@ function configOf(env: Env): Config {
 }
 
 /**
- * Refuses every request while the deployment has no JWT secret (DESIGN.md, Security: "a
- * deploy with no secret configured refuses requests"), then loads the configuration.
+ * Refuses every request while the deployment cannot verify tokens (DESIGN.md, Security: "a
+ * deploy with no secret configured refuses requests"): no JWT_SECRET and no JWKS, a
+ * malformed key setting, or a JWKS without a secret for Concord-Tokens (see
+ * {@link verifierFor}). Then loads the configuration.
  * @throws ApiProblem `not-configured`
  */
 export const configured: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!c.env?.JWT_SECRET?.trim()) {
-    throw new ApiProblem(
-      'not-configured',
-      'no JWT secret is configured: set JWT_SECRET with `wrangler secret put JWT_SECRET` (local development reads it from .dev.vars)',
-    );
-  }
+  verifierFor(c.env);
   c.set('config', configOf(c.env));
   await next();
 };
