@@ -1,10 +1,10 @@
-import { abortAllDurableObjects } from 'cloudflare:test';
+import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shard } from '../../src/core/routing.js';
 import { memberId } from '../../src/core/ids.js';
 import { equals, get } from '../../src/core/version-vector.js';
-import { at, call, ok, REGIONS, setFaults, SHARDS, stats, waitFor } from './members.js';
+import { at, call, ok, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
 
 const NS = 'it';
 const shardOf = (key: string) => shard(NS, key, SHARDS);
@@ -134,6 +134,28 @@ describe('durability', () => {
       const r = await ok('weur', { op: 'get', ...at('eventual', NS, key) });
       expect(r.json).toEqual({ i });
     }
+  });
+});
+
+describe('restarts', () => {
+  it('a member restarted with entries its peers lack sends them without waiting for another write', async () => {
+    const key = 'rearm-1';
+    const s = shardOf(key);
+    await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
+    await ok('wnam', { op: 'put', ...at('eventual', NS, key), json: { only: 'wnam' } });
+    // Heal in storage only and forget every pending alarm, then restart: nothing but the
+    // restarted member's own start-up may send the entry.
+    for (const r of REGIONS) {
+      await runInDurableObject(stub(s, r), async (_obj, state) => {
+        await state.storage.put('faults', null);
+        await state.storage.deleteAlarm();
+      });
+    }
+    await abortAllDurableObjects();
+    // Any request wakes the member (here a read of its figures, which writes nothing).
+    await stats(s, 'wnam');
+    await waitFor('the write to reach apac', async () => (await readAt('apac', key)) !== undefined, 10_000);
+    expect(await readAt('apac', key)).toEqual({ only: 'wnam' });
   });
 });
 
