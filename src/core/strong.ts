@@ -15,7 +15,7 @@ import type { MemberId } from './ids.js';
 import type { LogEntry } from './log.js';
 import type { Replica } from './replica.js';
 import { majority } from './routing.js';
-import { covers, emptyVV, type VersionVector } from './version-vector.js';
+import { covers, emptyVV, equals, leq, type VersionVector } from './version-vector.js';
 
 export interface MajorityPort {
   /**
@@ -23,8 +23,11 @@ export interface MajorityPort {
    * afterwards, rejects when `to` cannot be reached in time.
    */
   replicate(to: MemberId, message: Uint8Array): Promise<VersionVector>;
-  /** One complete push-pull round with `to`; rejects when it could not complete. */
-  pull(to: MemberId): Promise<void>;
+  /**
+   * One push-pull round with `to`; resolves with the vector `to` reported (undefined when it
+   * never answered), rejects when it cannot be reached.
+   */
+  pull(to: MemberId): Promise<VersionVector | undefined>;
 }
 
 /** The leader role of a shard: which member holds it, under which epoch. */
@@ -71,12 +74,28 @@ export function succeedAtLeast(tasks: readonly Promise<unknown>[], need: number,
   });
 }
 
+/** Rounds a majority pull may take with one peer (each bounded by bytes and steps) before giving up on it. */
+const MAX_PULL_ROUNDS = 64;
+
 const peersOf = (r: Replica): MemberId[] => r.memberList.filter((m) => m !== r.self);
 const peersNeeded = (r: Replica): number => majority(r.memberList.length) - 1;
 
-/** Pulls from enough peers that this replica, with them, is a majority. */
+/**
+ * Pulls from enough peers that this replica, with them, is a majority. A peer counts only
+ * once this replica covers everything that peer had when it answered: a round may stop
+ * short (its step bound, a byte-bounded batch), so rounds repeat while they make progress.
+ */
 export function gatherMajority(r: Replica, port: MajorityPort): Promise<void> {
-  return succeedAtLeast(peersOf(r).map((p) => port.pull(p)), peersNeeded(r), 'no majority to read from');
+  const caughtUp = async (p: MemberId): Promise<void> => {
+    for (let round = 0; round < MAX_PULL_ROUNDS; round++) {
+      const before = r.vv;
+      const heard = await port.pull(p);
+      if (heard && leq(heard, r.vv)) return;
+      if (equals(before, r.vv)) break;
+    }
+    throw new UnavailableError(`this member could not catch up with ${p} in time`);
+  };
+  return succeedAtLeast(peersOf(r).map(caughtUp), peersNeeded(r), 'no majority to read from');
 }
 
 /**

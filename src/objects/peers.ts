@@ -56,8 +56,8 @@ export class Peers implements MajorityPort {
     return res.vv;
   }
 
-  async pull(to: MemberId): Promise<void> {
-    await gossipRound(this.replica(), to, this.transport);
+  pull(to: MemberId): Promise<VersionVector | undefined> {
+    return gossipRound(this.replica(), to, this.transport);
   }
 
   /** Forwards a strong operation or quorum read to the leader. */
