@@ -52,7 +52,7 @@ function noneMatch(header: string | undefined, etag: string | undefined): boolea
 }
 
 async function getDoc(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   const res = await send(c, t, { op: 'get', ...base(t) });
   return reply(t, res, (result, headers) => {
     if (noneMatch(c.req.header('If-None-Match'), result.etag)) return new Response(null, { status: 304, headers });
@@ -61,7 +61,7 @@ async function getDoc(c: Ctx): Promise<Response> {
 }
 
 async function putDoc(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   requireMediaType(c, ['application/json']);
   const pre = preconditions(c, t, false);
   const json = await readJson(c);
@@ -70,7 +70,7 @@ async function putDoc(c: Ctx): Promise<Response> {
 }
 
 async function patchDoc(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   requireMediaType(c, ['application/merge-patch+json']);
   const pre = preconditions(c, t, false);
   const patch = await readJson(c);
@@ -80,7 +80,7 @@ async function patchDoc(c: Ctx): Promise<Response> {
 }
 
 async function postOps(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   requireMediaType(c, ['application/json']);
   const ops = parseOps(await readJson(c), c.get('config').maxOps);
   const pre = preconditions(c, t, hasGuards(ops));
@@ -88,14 +88,14 @@ async function postOps(c: Ctx): Promise<Response> {
 }
 
 async function deleteDoc(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   const pre = preconditions(c, t, false);
   const res = await send(c, t, { op: 'delete', ...base(t), ...pre });
   return reply(t, res, (_, headers) => new Response(null, { status: 204, headers }));
 }
 
 async function getCrdt(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   const since = parseSince(c.req.query('since'));
   const res = await send(c, t, { op: 'getCrdt', ...base(t), ...(since && { since }) });
   return reply(t, res, (result, headers) => {
@@ -106,7 +106,7 @@ async function getCrdt(c: Ctx): Promise<Response> {
 
 /** Answers `{engine, json}`: the engine says how to read the bytes later, the JSON what they made. */
 async function postCrdt(c: Ctx): Promise<Response> {
-  const t = readTarget(c);
+  const t = await readTarget(c);
   const type = requireMediaType(c, Object.values(CRDT_TYPES));
   const engine = ENGINE_OF_TYPE.get(type)!;
   const pre = preconditions(c, t, false);

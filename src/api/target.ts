@@ -5,9 +5,10 @@
 import { type Level, parseLevel } from '../core/consistency.js';
 import type { MemberId, ShardId } from '../core/ids.js';
 import { shard } from '../core/routing.js';
-import { type CausalToken, decodeCausalToken, emptyToken, encodeCausalToken, tokenFor, withShard } from '../core/shard-token.js';
+import { type CausalToken, emptyToken, tokenFor, withShard } from '../core/shard-token.js';
 import type { VersionVector } from '../core/version-vector.js';
 import type { DocRequest, DocResponse, DocResult } from '../objects/protocol.js';
+import { issueCausalToken, readCausalToken, tokenSecret } from './causal-token.js';
 import type { Ctx } from './context.js';
 import { memberStub } from './members.js';
 import { memberProblem } from './problems.js';
@@ -24,21 +25,26 @@ export interface Target {
   readonly token: CausalToken;
   /** The caller's vector for this shard, as members expect it. */
   readonly vv: VersionVector;
+  /** Keys the response's Concord-Token. */
+  readonly secret: string;
 }
 
 /**
  * Reads the address and the request headers every document route shares.
- * @throws ApiProblem `invalid-name`, `invalid-parameter`, `unknown-region`; InvalidConsistencyError; InvalidTokenError
+ * @throws ApiProblem `invalid-name`, `invalid-parameter`, `unknown-region`; InvalidConsistencyError;
+ * InvalidTokenError (a token that does not verify, or names a shard or member this deployment lacks)
  */
-export function readTarget(c: Ctx): Target {
+export async function readTarget(c: Ctx): Promise<Target> {
   checkUrlEncoding(c);
+  const config = c.get('config');
   const ns = checkNamespace(c.req.param('ns') ?? '');
   const key = checkKey(c.req.param('key') ?? '');
   const level = parseLevel(c.req.header('Consistency') ?? c.req.query('consistency'));
-  const sent = c.req.header('Concord-Token');
-  const token = sent ? decodeCausalToken(sent.trim()) : emptyToken;
-  const s = shard(ns, key, c.get('config').shards);
-  return { ns, key, level, shard: s, region: pickRegion(c), token, vv: tokenFor(token, s) };
+  const region = pickRegion(c);
+  const sent = c.req.header('Concord-Token')?.trim();
+  const token = sent ? await readCausalToken(sent, tokenSecret(c.env), config) : emptyToken;
+  const s = shard(ns, key, config.shards);
+  return { ns, key, level, shard: s, region, token, vv: tokenFor(token, s), secret: tokenSecret(c.env) };
 }
 
 /** The fields of a {@link DocRequest} that come from the target. */
@@ -55,9 +61,9 @@ export function send(c: Ctx, t: Target, req: DocRequest): Promise<DocResponse> {
 }
 
 /** The headers DESIGN.md promises on every answer: causal token, answering member, ETag. */
-export function resultHeaders(t: Target, result: DocResult): Record<string, string> {
+export async function resultHeaders(t: Target, result: DocResult): Promise<Record<string, string>> {
   const headers: Record<string, string> = {
-    'Concord-Token': encodeCausalToken(withShard(t.token, t.shard, result.vv)),
+    'Concord-Token': await issueCausalToken(withShard(t.token, t.shard, result.vv), t.secret),
     'Concord-Member': result.member,
   };
   if (result.etag) headers['ETag'] = result.etag;
@@ -66,9 +72,13 @@ export function resultHeaders(t: Target, result: DocResult): Record<string, stri
 }
 
 /** A member's answer as a response: `render` on success, the problem otherwise. */
-export function reply(t: Target, res: DocResponse, render: (result: DocResult, headers: Record<string, string>) => Response): Response {
+export async function reply(
+  t: Target,
+  res: DocResponse,
+  render: (result: DocResult, headers: Record<string, string>) => Response,
+): Promise<Response> {
   if (!res.ok) return memberProblem(res.problem);
-  return render(res.result, resultHeaders(t, res.result));
+  return render(res.result, await resultHeaders(t, res.result));
 }
 
 /** A JSON response body with the result headers. */

@@ -1,21 +1,24 @@
 /**
- * The `Concord-Token` header: the version vectors, per shard, that a client's answers
- * reflected. A response merges the request's token with the vector of the shard it read
- * or wrote, so a client that always sends back the last token it got carries
- * read-your-writes for every shard it touched, in any region.
+ * The causal token: the version vectors, per shard, that a client's answers reflected. A
+ * response merges the request's token with the vector of the shard it read or wrote, so a
+ * client that always sends back the last token it got carries read-your-writes for every
+ * shard it touched, in any region.
  *
- * Binary: `count (shard:uint vector)*` (vectors as in `version-vector.ts`), base64url.
+ * Binary body: `count (shard:uint vector)*` (vectors as in `version-vector.ts`). The body is
+ * not what clients hold: the edge authenticates it (`src/api/causal-token.ts`), because a
+ * vector naming sequences nobody wrote would make a member wait and pull for nothing.
  */
 import { InvalidTokenError } from './errors.js';
-import type { ShardId } from './ids.js';
-import { emptyVV, merge, readVV, type VersionVector, writeVV } from './version-vector.js';
-import { ByteReader, ByteWriter, fromBase64Url, toBase64Url } from './wire/bytes.js';
+import type { MemberId, ShardId } from './ids.js';
+import { emptyVV, members, merge, readVV, type VersionVector, writeVV } from './version-vector.js';
+import { ByteReader, ByteWriter } from './wire/bytes.js';
 
 export type CausalToken = ReadonlyMap<ShardId, VersionVector>;
 
 export const emptyToken: CausalToken = new Map();
 
-export function encodeCausalToken(t: CausalToken): string {
+/** The token's body bytes, shards in ascending order. */
+export function encodeTokenBody(t: CausalToken): Uint8Array {
   const w = new ByteWriter(32);
   const shards = [...t.keys()].sort((a, b) => a - b);
   w.uint(shards.length);
@@ -23,13 +26,11 @@ export function encodeCausalToken(t: CausalToken): string {
     w.uint(s);
     writeVV(w, t.get(s)!);
   }
-  return toBase64Url(w.finish());
+  return w.finish();
 }
 
-/** @throws InvalidTokenError for anything {@link encodeCausalToken} did not write. */
-export function decodeCausalToken(s: string): CausalToken {
-  const bytes = fromBase64Url(s);
-  if (!bytes || bytes.length === 0 || s.length > 8192) throw new InvalidTokenError('Concord-Token is not a token this service issued');
+/** @throws InvalidTokenError for bytes {@link encodeTokenBody} did not write. */
+export function decodeTokenBody(bytes: Uint8Array): CausalToken {
   try {
     const r = new ByteReader(bytes);
     const n = r.uint();
@@ -42,6 +43,23 @@ export function decodeCausalToken(s: string): CausalToken {
     return out;
   } catch {
     throw new InvalidTokenError('Concord-Token does not decode');
+  }
+}
+
+/**
+ * Refuses a token that names a shard or member this deployment does not have (issued before
+ * `SHARDS` or `REGIONS` changed): no member could ever cover it, so a session read would
+ * wait for nothing.
+ * @throws InvalidTokenError
+ */
+export function checkTokenBounds(t: CausalToken, shards: number, regions: readonly MemberId[]): void {
+  for (const [s, vv] of t) {
+    if (s >= shards) throw new InvalidTokenError(`Concord-Token names shard ${s}; this deployment has shards 0 to ${shards - 1}`);
+    for (const m of members(vv)) {
+      if (!regions.includes(m)) {
+        throw new InvalidTokenError(`Concord-Token names member ${JSON.stringify(m)}; this deployment has ${regions.join(', ')}`);
+      }
+    }
   }
 }
 

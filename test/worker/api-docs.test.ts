@@ -3,10 +3,12 @@
  * answer 500 against its skeleton); everything the edge refuses on its own is in
  * api-validation.test.ts.
  */
+import { env } from 'cloudflare:test';
 import * as Y from 'yjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readCausalToken, tokenSecret } from '../../src/api/causal-token.js';
 import { shard } from '../../src/core/routing.js';
-import { decodeCausalToken } from '../../src/core/shard-token.js';
+import { readConfig } from '../../src/objects/config.js';
 import { adminToken, call, type CallInit, expectProblem, writeToken } from './helpers.js';
 
 const SHARDS = 4;
@@ -29,7 +31,7 @@ describe('JSON documents', () => {
     expect(await created.json()).toEqual({ title: 'Widget', stock: 3 });
     const s = shard('docs1', 'a/b', SHARDS);
     expect(created.headers.get('Concord-Member')).toMatch(new RegExp(`^replica:${s}:(wnam|weur|apac)$`));
-    const tokenOut = decodeCausalToken(created.headers.get('Concord-Token')!);
+    const tokenOut = await readCausalToken(created.headers.get('Concord-Token')!, tokenSecret(env), readConfig(env));
     expect([...tokenOut.keys()]).toEqual([s]);
     expect(created.headers.get('ETag')).toMatch(/^".+"$/);
 

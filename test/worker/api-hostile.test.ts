@@ -8,6 +8,7 @@ import { env } from 'cloudflare:test';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../../src/api/app.js';
+import { shard } from '../../src/core/routing.js';
 import type { Env } from '../../src/objects/config.js';
 import { call, type CallInit, expectProblem, writeToken } from './helpers.js';
 
@@ -192,5 +193,75 @@ describe('malformed percent-encoding', () => {
       await refused(`${AM}/crdt?${q}`, {}, 'invalid-parameter');
       await refused(`${AM}?${q}`, { method: 'PATCH', body: '{"title":"changed"}', headers: PATCH_TYPE }, 'invalid-parameter');
     }
+  });
+});
+
+describe('Concord-Token is authenticated by the server', () => {
+  const session = (t: string, region = 'apac'): CallInit => ({ headers: { Consistency: 'session', 'Concord-Region': region, 'Concord-Token': t } });
+  /** A token the service issued: the answer to an eventual write in wnam (to another key, AM stays as it was). */
+  async function issued(path = '/v1/demo/docs/hostile-token'): Promise<string> {
+    const res = await call(path, { method: 'PUT', token, json: { v: 1 }, headers: { 'Concord-Region': 'wnam' } });
+    expect(res.status).toBeLessThan(300);
+    return res.headers.get('Concord-Token')!;
+  }
+  /** `count (shard vector)*`, vector `count (name seq)*`: what an unauthenticated token used to be. */
+  function unsigned(shard: number, member: string, seq: number): string {
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80);
+      return [...out, n];
+    };
+    const name = [...new TextEncoder().encode(member)];
+    return Buffer.from([1, ...varint(shard), 1, ...varint(name.length), ...name, ...varint(seq)]).toString('base64url');
+  }
+
+  it('is compact and URL-safe, and a token from a response gives read-your-writes in another region', async () => {
+    const t = await issued();
+    expect(t).toMatch(/^[A-Za-z0-9_-]{20,120}$/);
+    const res = await call('/v1/demo/docs/hostile-token', { token, ...session(t) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ v: 1 });
+    const next = res.headers.get('Concord-Token')!;
+    expect((await call(`${AM}?consistency=session&region=weur`, { token, headers: { 'Concord-Token': next } })).status).toBe(200);
+  });
+
+  it('refuses a corrupted, truncated, extended or forged token with 400 invalid-token', async () => {
+    const t = await issued();
+    const flip = (s: string, i: number): string => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    const bad = [flip(t, 0), flip(t, t.length >> 1), flip(t, t.length - 2), t.slice(0, -4), `${t}AA`, unsigned(0, 'wnam', 1)];
+    for (const b of bad) await refused(AM, session(b), 'invalid-token');
+  });
+
+  it('refuses a token naming a member that does not exist with 400 at once, where it used to wait and answer 503', async () => {
+    const started = Date.now();
+    await refused(AM, session(unsigned(shard('demo', 'hostile-am', 4), 'mars', 1_000_000)), 'invalid-token');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('refuses a token keyed with another secret (TOKEN_SECRET), and honours TOKEN_SECRET when set', async () => {
+    const other = { ...env, TOKEN_SECRET: 'another-token-secret' } as Env;
+    const headers = { Authorization: `Bearer ${token}` };
+    const res = await app.request(AM, { headers }, other);
+    expect(res.status).toBe(200);
+    const foreign = res.headers.get('Concord-Token')!;
+    await refused(AM, session(foreign), 'invalid-token');
+    const back = await app.request(AM, { headers: { ...headers, 'Concord-Token': foreign, Consistency: 'session' } }, other);
+    expect(back.status).toBe(200);
+  });
+
+  it('refuses a verified token naming a shard past SHARDS or a region no longer in REGIONS', async () => {
+    // Tokens issued by this deployment, presented after it shrank: no member could cover them.
+    const presented = async (t: string, changed: Partial<Env>): Promise<Response> =>
+      app.request(AM, { headers: { Authorization: `Bearer ${token}`, 'Concord-Token': t, Consistency: 'session' } }, { ...env, ...changed } as Env);
+    const key = Array.from({ length: 64 }, (_, i) => `hostile-shard-${i}`).find((k) => shard('demo', k, 4) >= 2)!;
+    const high = await call(`/v1/demo/docs/${key}`, { method: 'PUT', token, json: { v: 1 } });
+    expect(high.status).toBe(201);
+    const p1 = await expectProblem(await presented(high.headers.get('Concord-Token')!, { SHARDS: '2' }), 400, 'invalid-token');
+    expect(p1.detail).toContain(`shard ${shard('demo', key, 4)}`);
+
+    const inApac = await call('/v1/demo/docs/hostile-token', { method: 'PUT', token, json: { v: 2 }, headers: { 'Concord-Region': 'apac' } });
+    expect(inApac.status).toBe(200);
+    const p2 = await expectProblem(await presented(inApac.headers.get('Concord-Token')!, { REGIONS: 'wnam,weur' }), 400, 'invalid-token');
+    expect(p2.detail).toContain('apac');
   });
 });

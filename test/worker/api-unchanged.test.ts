@@ -65,6 +65,7 @@ beforeAll(async () => {
 describe('bad input never changes stored state', () => {
   it('answers every bad request with a 4xx problem and leaves both documents byte-for-byte unchanged', async () => {
     const before = await snapshot();
+    const issued = (await call(YJS, { token, headers: { Consistency: 'eventual' } })).headers.get('Concord-Token')!;
     const json = { 'Content-Type': 'application/json' };
     const bad: [string, string, RequestInit & { token?: string }][] = [
       ['PUT', AM, { body: '{"title": ', headers: json }],
@@ -104,6 +105,9 @@ describe('bad input never changes stored state', () => {
       ['PUT', `${AM}%FF`, { body: '{"a":1}', headers: json }],
       ['DELETE', `${AM}%`, {}],
       ['PATCH', `${AM}?consistency=eventual%FF`, { body: '{"a":1}', headers: { 'Content-Type': 'application/merge-patch+json' } }],
+      // Concord-Tokens the service did not issue: unsigned (as tokens were before they carried a MAC), or altered.
+      ['PUT', AM, { body: '{"a":1}', headers: { ...json, 'Concord-Token': Buffer.from([1, 0, 1, 4, ...Buffer.from('mars'), 9]).toString('base64url') } }],
+      ['PATCH', AM, { body: '{"a":1}', headers: { 'Content-Type': 'application/merge-patch+json', Consistency: 'session', 'Concord-Token': `${issued.slice(0, -3)}${issued.endsWith('AAA') ? 'BBB' : 'AAA'}` } }],
       ['POST', `${AM}/ops`, { body: new Uint8Array([...new TextEncoder().encode('{"ops":[{"op":"set","path":["title"],"value":"'), 0xed, 0xa0, 0x80, ...new TextEncoder().encode('"}]}')]), headers: json }],
     ];
     for (const [method, path, init] of bad) {
