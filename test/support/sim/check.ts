@@ -1,14 +1,17 @@
 /**
- * The simulator's end-of-run checks, seen from several angles (as yjs' `compare(users)`):
- * identical vectors, identical document metadata, identical JSON, and every acknowledged
- * write still there.
+ * The simulator's checks, seen from several angles (as yjs' `compare(users)`): identical
+ * vectors, metadata and documents on every member at the end, and every document exactly as
+ * the observed-remove model (`model.ts`) derives it from the writes that exist; during the
+ * run, each member's document as the model says whenever a client reaches it, and every
+ * acceptance or refusal justified by what the member had seen.
  */
-import { sameDocMeta, isLive } from '../../../src/core/doc-meta.js';
+import { sameDocMeta } from '../../../src/core/doc-meta.js';
 import type { DocKey } from '../../../src/core/ids.js';
+import type { JsonObject } from '../../../src/core/json.js';
 import type { Replica } from '../../../src/core/replica.js';
-import { covers, equals, normalize } from '../../../src/core/version-vector.js';
-import type { Simulation } from './simulation.js';
-import { DELETABLE } from './workload.js';
+import { covers, equals, normalize, type VersionVector } from '../../../src/core/version-vector.js';
+import type { Expected, Model } from './model.js';
+import type { Node, Simulation } from './simulation.js';
 
 /** JSON with object keys sorted, so equal documents print equally whatever the insertion order. */
 export function canonical(v: unknown): string {
@@ -61,36 +64,92 @@ export function checkConverged(sim: Simulation): void {
       if (!meta || !m || !sameDocMeta(meta, m)) throw new Error(`document ${JSON.stringify(doc)} metadata differs`);
     }
   }
-  checkAcknowledged(sim, first);
+  checkAgainstModel(sim, first);
 }
 
-/** Every acknowledged write is applied everywhere and, where no delete may hide it, visible. */
-function checkAcknowledged(sim: Simulation, r: Replica): void {
-  const counters = new Map<DocKey, number>();
-  const chars = new Map<DocKey, number>();
-  for (const a of sim.acked) {
-    if (!covers(r.vv, a.dot)) throw new Error(`acknowledged write ${a.dot.member}:${a.dot.seq} is missing`);
-    if (DELETABLE.has(a.doc)) continue;
-    const json = r.json(a.doc);
-    if (!json) throw new Error(`document ${a.doc} with acknowledged writes is gone`);
-    if (a.field) {
-      const holder = (json['m'] as Record<string, unknown> | undefined) ?? json;
-      const value = holder[a.field.name] ?? json[a.field.name];
-      if (value !== a.field.value) throw new Error(`acknowledged field ${a.field.name} of ${a.doc} is ${String(value)}`);
+/**
+ * Every write that exists (acknowledged or not) is applied, every document is what the
+ * model derives from all of them, and each write and refusal was right in its context.
+ */
+function checkAgainstModel(sim: Simulation, r: Replica): void {
+  const model = sim.model;
+  for (const w of model.writes()) {
+    if (!covers(r.vv, { member: w.entry.origin, seq: w.entry.seq })) {
+      throw new Error(`${w.acked ? 'acknowledged' : 'committed'} write ${w.entry.origin}:${w.entry.seq} is missing`);
     }
-    if (a.counter) counters.set(a.doc, (counters.get(a.doc) ?? 0) + 1);
-    if (a.textChar) chars.set(a.doc, (chars.get(a.doc) ?? 0) + 1);
   }
-  for (const [doc, n] of counters) {
-    const c = r.json(doc)?.['c'];
-    if (c !== n) throw new Error(`counter of ${doc} is ${String(c)}, expected ${n} acknowledged increments`);
+  checkClocks(model);
+  const keys = new Set([...model.docs(), ...docKeys([r])]);
+  for (const doc of [...keys].sort()) checkDoc(r, doc, model.expect(doc), 'at the end');
+  checkDecisions(sim, model);
+}
+
+/** The member's document `doc` against what the model derives for it (undefined: no write touched it). */
+function checkDoc(r: Replica, doc: DocKey, want: Expected | undefined, when: string): void {
+  const name = `${r.self}: ${JSON.stringify(doc)} ${when}`;
+  const meta = r.docs.meta(doc);
+  if (!want) {
+    if (meta) throw new Error(`${name} exists but no write touched it`);
+    return;
   }
-  for (const [doc, n] of chars) {
-    const t = r.json(doc)?.['t'];
-    if (typeof t !== 'string' || t.length !== n) throw new Error(`text of ${doc} has ${String(t?.toString().length)} chars, expected ${n}`);
+  if (!meta) throw new Error(`${name} is missing; writes ${canonical(normalize(want.meta.vv))} touched it`);
+  if (!sameDocMeta(meta, want.meta)) {
+    throw new Error(`${name} metadata ${canonical(meta)}, the writes give ${canonical(want.meta)}`);
   }
-  for (const doc of docKeys([r])) {
-    const meta = r.docs.meta(doc)!;
-    if (!DELETABLE.has(doc) && !isLive(meta)) throw new Error(`${doc} is not live but was never deleted`);
+  const read = r.read(doc)!;
+  if (read.engine !== want.engine || read.live !== want.live) {
+    throw new Error(`${name} is ${read.engine} live=${read.live}, the writes give ${want.engine} live=${want.live}`);
+  }
+  const got: JsonObject = { ...read.state.toJSON() };
+  if (want.counterChoices) {
+    if (!want.counterChoices.includes(got['c'] as number)) {
+      throw new Error(`${name}: counter is ${String(got['c'])}, one of the conflicting counters ${want.counterChoices.join(', ')} expected`);
+    }
+    delete got['c'];
+  }
+  if (canonical(got) !== canonical(want.json)) {
+    throw new Error(`${name} holds\n  ${canonical(got)}\n  the writes give\n  ${canonical(want.json)}`);
+  }
+}
+
+/**
+ * What a member holds of `doc` when a client reaches it: the model's document at the member's
+ * document vector. Every write the member has applied is in the model by then, because the
+ * model records each entry as it commits at its origin.
+ */
+export function checkMemberView(sim: Simulation, node: Node, doc: DocKey): void {
+  const r = node.replica!;
+  const ctx = r.docs.meta(doc)?.vv;
+  checkDoc(r, doc, ctx ? sim.model.expect(doc, ctx) : undefined, 'when a client came');
+}
+
+/** Hybrid clocks: each member's entries carry strictly increasing times, crashes and skew notwithstanding. */
+function checkClocks(model: Model): void {
+  const last = new Map<string, { seq: number; hlc: number }>();
+  for (const { entry: e } of [...model.writes()].sort((a, b) => a.entry.seq - b.entry.seq)) {
+    const prev = last.get(e.origin);
+    if (prev && e.hlc <= prev.hlc) throw new Error(`${e.origin}:${e.seq} has hlc ${e.hlc}, not after ${e.origin}:${prev.seq} at ${prev.hlc}`);
+    last.set(e.origin, { seq: e.seq, hlc: e.hlc });
+  }
+}
+
+/** Each accepted write was allowed, and each refusal forced, by what its member had seen (its context). */
+function checkDecisions(sim: Simulation, model: Model): void {
+  for (const w of model.writes()) {
+    const e = w.entry;
+    const seen = model.expect(e.doc, e.deps);
+    const name = `${e.origin}:${e.seq} (${w.effect.kind} of ${JSON.stringify(e.doc)})`;
+    if (e.kind === 'delete' && !seen?.live) throw new Error(`${name} deleted a document that was not live in its context`);
+    if (seen && seen.engine !== e.engine) throw new Error(`${name} was accepted with ${e.engine} where ${seen.engine} was visible`);
+    if (w.effect.kind === 'text' && e.engine === 'automerge' && !(seen && 't' in seen.json)) {
+      throw new Error(`${name} spliced text that its context had deleted`);
+    }
+  }
+  for (const f of sim.refusals) {
+    const seen = model.expect(f.doc, f.ctx as VersionVector);
+    const name = `${f.member} refused ${f.engine ?? 'a delete'} on ${JSON.stringify(f.doc)} (${f.reason})`;
+    if (f.reason === 'nothing-to-delete' && seen?.live) throw new Error(`${name} though the document was live`);
+    if (f.reason === 'engine-mismatch' && (!seen || seen.engine === f.engine)) throw new Error(`${name} though ${f.engine} was visible or nothing was`);
+    if (f.reason === 'path-not-found' && seen?.engine === 'automerge' && 't' in seen.json) throw new Error(`${name} though the text exists`);
   }
 }

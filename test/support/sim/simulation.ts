@@ -8,15 +8,19 @@
  * restarts), heal (all members up, network whole), then bounded gossip rounds and the
  * checks in `check.ts`.
  */
-import { type MemberId } from '../../../src/core/ids.js';
-import { seededRandom, type Random } from '../../../src/core/ports.js';
-import { Replica, type ReplicaConfig } from '../../../src/core/replica.js';
-import { MemoryStorage } from '../../../src/core/storage-memory.js';
-import { equals } from '../../../src/core/version-vector.js';
+import { ConcordError } from '../../../src/core/errors.js';
+import { type DocKey, type MemberId } from '../../../src/core/ids.js';
+import type { EngineName } from '../../../src/core/engines/engine.js';
+import type { LogEntry } from '../../../src/core/log.js';
+import { type Clock, seededRandom, type Random } from '../../../src/core/ports.js';
+import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
+import { emptyVV, equals, type VersionVector } from '../../../src/core/version-vector.js';
 import { decodeMessage } from '../../../src/core/wire/codec.js';
-import { checkConverged, converged } from './check.js';
+import { checkConverged, checkMemberView, converged } from './check.js';
+import { Model, type Write } from './model.js';
 import { NO_FAULTS, SimNetwork } from './network.js';
-import { type Acked, createAutomergeDocs, memberIds, pick, randomWrite } from './workload.js';
+import { CommitFailure, SimCrash, SimStorage } from './storage.js';
+import { memberIds, pick, randomRequest, type Request, setupRequests } from './workload.js';
 
 export interface SimOptions {
   readonly seed: number;
@@ -30,6 +34,20 @@ export interface SimOptions {
   readonly longOutage?: boolean;
   /** Called after every chaos step (for extra invariants in tests). */
   readonly onStep?: (sim: Simulation) => void;
+  /**
+   * Builds each member's replica (at start and at every restart). Tests pass deliberately
+   * broken replicas here to prove that the checks catch them.
+   */
+  readonly replica?: (config: ReplicaConfig, env: ReplicaEnv) => Replica;
+}
+
+/** A request a member refused with a typed error, and the document vector it decided on. */
+export interface Refusal {
+  readonly member: MemberId;
+  readonly doc: DocKey;
+  readonly engine: EngineName | undefined;
+  readonly reason: 'path-not-found' | 'engine-mismatch' | 'nothing-to-delete';
+  readonly ctx: VersionVector;
 }
 
 export interface SimReport {
@@ -56,15 +74,23 @@ const MAX_HEAL_ROUNDS = 40;
 
 export class Node {
   replica: Replica | undefined;
-  readonly storage = new MemoryStorage();
-  constructor(readonly id: MemberId, readonly random: Random) {}
+  readonly storage: SimStorage;
+  readonly clock: Clock;
+  constructor(readonly id: MemberId, readonly random: Random, faults: Random, net: SimNetwork) {
+    this.storage = new SimStorage(id, faults);
+    this.clock = { now: () => net.now };
+  }
 }
 
 export class Simulation {
   readonly rng: Random;
   readonly net: SimNetwork;
   readonly nodes: Node[];
-  readonly acked: Acked[] = [];
+  /** Every entry committed at its origin, with what its client meant and whether it was told. */
+  readonly model = new Model();
+  readonly refusals: Refusal[] = [];
+  /** Fields are named by this counter, so every request writes its own. */
+  private requests = 0;
   crashes = 0;
   transfers = 0;
   maxLogBytes = 0;
@@ -74,7 +100,9 @@ export class Simulation {
     this.rng = seededRandom(opts.seed);
     this.net = new SimNetwork(this.rng);
     const n = opts.members ?? 3 + Math.floor(this.rng.next() * 3);
-    this.nodes = memberIds(n).map((id, i) => new Node(id, seededRandom(opts.seed * 7919 + i + 1)));
+    this.nodes = memberIds(n).map(
+      (id, i) => new Node(id, seededRandom(opts.seed * 7919 + i + 1), seededRandom(opts.seed * 104_729 + i + 1), this.net),
+    );
     for (const node of this.nodes) this.start(node);
   }
 
@@ -93,11 +121,12 @@ export class Simulation {
   }
 
   start(node: Node): void {
-    node.replica = new Replica(this.config(node.id), {
-      storage: node.storage,
-      clock: { now: () => this.net.now },
-      random: node.random,
-    });
+    const env: ReplicaEnv = { storage: node.storage, clock: node.clock, random: node.random };
+    node.replica = this.opts.replica ? this.opts.replica(this.config(node.id), env) : new Replica(this.config(node.id), env);
+  }
+
+  get acked(): Write[] {
+    return this.model.writes().filter((w) => w.acked);
   }
 
   crash(node: Node): void {
@@ -116,7 +145,13 @@ export class Simulation {
     const r = to.replica;
     if (!r) return;
     if (decodeMessage(bytes).transfer) this.transfers++;
-    const reply = r.receive(bytes);
+    let reply: Uint8Array | undefined;
+    try {
+      reply = r.receive(bytes);
+    } catch (err) {
+      if (!this.storageFault(to, err)) throw err;
+      return;
+    }
     this.maxLogBytes = Math.max(this.maxLogBytes, r.stats().logBytes);
     if (reply && step < MAX_STEPS) this.net.send(to.id, from.id, () => this.deliver(from, to, reply, step + 1));
   }
@@ -128,16 +163,67 @@ export class Simulation {
     this.net.send(node.id, peer.id, () => this.deliver(peer, node, digest, 1));
   }
 
-  clientWrite(node: Node, id: number): void {
+  clientWrite(node: Node): void {
+    this.request(node, randomRequest(this.rng, ++this.requests));
+  }
+
+  /**
+   * Sends `req` to `node` as a client would and records what came of it: the entry it
+   * committed (found in storage, whatever the replica answered), an acknowledgement, or a
+   * refusal with the document vector the member decided on.
+   */
+  request(node: Node, req: Request): void {
     const r = node.replica!;
-    const done = randomWrite(r, this.rng, id);
-    this.acked.push(...done);
-    this.maxLogBytes = Math.max(this.maxLogBytes, r.stats().logBytes);
-    if (done.length === 0) return;
-    const push = r.push(done.map((d) => d.entry));
+    const ctx = r.docs.meta(req.doc)?.vv ?? emptyVV;
+    checkMemberView(this, node, req.doc);
+    const before = node.storage.own.length;
+    let res: WriteResult | undefined;
+    let error: unknown;
+    try {
+      res = req.send(r);
+    } catch (err) {
+      error = err;
+    }
+    const landed = node.storage.own.slice(before);
+    if (landed.length > 1) throw new Error(`${node.id}: one request committed ${landed.length} entries`);
+    const entry = landed[0];
+    const refusal = refusalOf(error, res);
+    if (error === undefined && res?.entry && !(entry && sameEntry(entry, res.entry))) {
+      throw new Error(`${node.id} acknowledged ${res.entry.origin}:${res.entry.seq} but storage does not hold it`);
+    }
+    if (error === undefined && !res?.entry && entry) throw new Error(`${node.id} stored an entry for a request it answered as a no-op`);
+    if (refusal) {
+      if (entry) throw new Error(`${node.id} refused a request (${refusal}) but stored its entry`);
+      this.refusals.push({ member: node.id, doc: req.doc, engine: req.engine, reason: refusal, ctx });
+    } else if (error !== undefined && !this.storageFault(node, error)) {
+      throw error;
+    }
+    if (entry) {
+      if (entry.hlc < node.clock.now()) throw new Error(`${node.id}: entry ${entry.seq} has hlc ${entry.hlc}, behind the clock`);
+      this.model.add({ entry, effect: req.effect, acked: error === undefined });
+    }
+    if (node.replica) this.maxLogBytes = Math.max(this.maxLogBytes, node.replica.stats().logBytes);
+    if (error === undefined && res?.entry) this.push(node, [res.entry]);
+  }
+
+  private push(node: Node, entries: LogEntry[]): void {
+    const push = node.replica!.push(entries);
     for (const peer of this.nodes) {
       if (peer !== node) this.net.send(node.id, peer.id, () => this.deliver(peer, node, push, MAX_STEPS));
     }
+  }
+
+  /**
+   * Handles a fault injected by storage that surfaced through the replica: a crash inside a
+   * commit takes the member down; a failed commit leaves it up, and its memory must then
+   * match storage. False when `err` is no injected fault.
+   */
+  private storageFault(node: Node, err: unknown): boolean {
+    if (err instanceof SimCrash) {
+      this.crash(node);
+      return true;
+    }
+    return err instanceof CommitFailure;
   }
 
   /** Gossip timers: each member starts a round with a random peer every interval. */
@@ -157,7 +243,7 @@ export class Simulation {
     if (outage && i === Math.floor(steps / 10) && outage.replica) this.crash(outage);
     const up = this.up();
     if (roll < 0.55 && up.length > 0) {
-      this.clientWrite(pick(this.rng, up), i);
+      this.clientWrite(pick(this.rng, up));
     } else if (roll < 0.62 && up.length > 1) {
       this.crash(pick(this.rng, up));
     } else if (roll < 0.7 && down.length > 0) {
@@ -228,7 +314,7 @@ export class Simulation {
 
   run(): SimReport {
     const steps = this.opts.steps ?? 60;
-    createAutomergeDocs(this.nodes[0]!.replica!);
+    for (const req of setupRequests()) this.request(this.nodes[0]!, req);
     this.heal();
     for (let i = 0; i < steps; i++) this.chaosStep(i, steps);
     const healRounds = this.heal();
@@ -245,6 +331,19 @@ export class Simulation {
       maxLogBytes: this.maxLogBytes,
     };
   }
+}
+
+function refusalOf(err: unknown, res: WriteResult | undefined): Refusal['reason'] | undefined {
+  if (err === undefined) return res ? undefined : 'nothing-to-delete';
+  if (err instanceof ConcordError && (err.code === 'path-not-found' || err.code === 'engine-mismatch')) return err.code;
+  return undefined;
+}
+
+function sameEntry(a: LogEntry, b: LogEntry): boolean {
+  return (
+    a.origin === b.origin && a.seq === b.seq && a.doc === b.doc && a.kind === b.kind && a.engine === b.engine &&
+    a.hlc === b.hlc && equals(a.deps, b.deps) && a.data.length === b.data.length && a.data.every((x, i) => x === b.data[i])
+  );
 }
 
 /** Runs one seed; any failure is rethrown as a {@link SimFailure} naming the seed. */

@@ -1,15 +1,14 @@
 /**
- * What simulated clients write, and what they were told was acknowledged. Each write is
- * recorded with what a correct system must still show at the end, so that the checker can
- * prove no acknowledged write was lost.
+ * What simulated clients ask for. Each request carries its {@link Effect}, what it means
+ * whichever member takes it, so that the checker's model (`model.ts`) can derive what every
+ * document must hold from the writes alone.
  */
 import * as Y from 'yjs';
 import { type DocKey, docKey, memberId } from '../../../src/core/ids.js';
+import type { EngineName } from '../../../src/core/engines/engine.js';
 import type { Random } from '../../../src/core/ports.js';
 import type { Replica, WriteResult } from '../../../src/core/replica.js';
-import type { Dot } from '../../../src/core/version-vector.js';
-import type { LogEntry } from '../../../src/core/log.js';
-import { ConcordError } from '../../../src/core/errors.js';
+import type { Effect } from './model.js';
 
 /** Automerge documents; the last one also sees deletes. */
 export const AM_DOCS = [docKey('sim', 'a0'), docKey('sim', 'a1'), docKey('sim', 'a2'), docKey('sim', 'a3')];
@@ -19,116 +18,147 @@ export const YJS_DOCS = [docKey('sim', 'y0'), docKey('sim', 'y1'), docKey('sim',
 export const MIXED_DOC = docKey('sim', 'z0');
 export const DELETABLE = new Set<DocKey>([AM_DOCS[3]!, YJS_DOCS[2]!, MIXED_DOC]);
 
-export interface Acked {
-  readonly entry: LogEntry;
-  readonly dot: Dot;
+/**
+ * A client request. `send` may be called again with the same request (a client retrying
+ * after a lost reply, at the same member or another): a Yjs client sends the same update
+ * bytes again, JSON operations run again as a new change, as they would over HTTP.
+ */
+export interface Request {
   readonly doc: DocKey;
-  /** A field that must hold `value` at the end, unless the document saw deletes. */
-  readonly field?: { readonly name: string; readonly value: number };
-  readonly counter?: boolean;
-  readonly textChar?: boolean;
+  /** The engine the request writes with; undefined for a delete, which takes the document's. */
+  readonly engine: EngineName | undefined;
+  readonly effect: Effect;
+  /** Undefined when there was nothing to delete. */
+  send(r: Replica): WriteResult | undefined;
 }
 
 export const pick = <T>(rng: Random, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
 
 /** The initial content of every Automerge document, written before any fault. */
-export function createAutomergeDocs(r: Replica): void {
-  for (const doc of AM_DOCS) {
-    r.write(doc, 'automerge', (e) => e.applyOps([
-      { op: 'set', path: ['t'], value: '' },
-      { op: 'increment', path: ['c'], by: 0 },
-    ]));
+export function setupRequests(): Request[] {
+  return AM_DOCS.map((doc) => ({
+    doc,
+    engine: 'automerge',
+    effect: { kind: 'setup' },
+    send: (r) =>
+      r.write(doc, 'automerge', (e) => e.applyOps([
+        { op: 'set', path: ['t'], value: '' },
+        { op: 'increment', path: ['c'], by: 0 },
+      ])),
+  }));
+}
+
+/** One random client request; `id` is unique in the run and names the fields it writes. */
+export function randomRequest(rng: Random, id: number): Request {
+  const roll = rng.next();
+  if (roll < 0.06) return remove(pick(rng, [...DELETABLE]));
+  if (roll < 0.12) return mixed(rng, id);
+  if (roll < 0.14) return create(rng);
+  if (roll < 0.6) return automergeWrite(rng, id, pick(rng, AM_DOCS));
+  return yjsWrite(rng, id, pick(rng, YJS_DOCS));
+}
+
+function automergeWrite(rng: Random, id: number, doc: DocKey): Request {
+  const kind = rng.next();
+  const base = { doc, engine: 'automerge' as const };
+  if (kind < 0.35) {
+    return { ...base, effect: { kind: 'field', name: `f${id}`, value: id }, send: (r) => r.write(doc, 'automerge', (e) => e.applyOps([{ op: 'set', path: [`f${id}`], value: id }])) };
   }
+  if (kind < 0.55) {
+    return { ...base, effect: { kind: 'field', name: `p${id}`, value: id }, send: (r) => r.write(doc, 'automerge', (e) => e.mergePatch({ [`p${id}`]: id })) };
+  }
+  if (kind < 0.75) {
+    return { ...base, effect: { kind: 'counter' }, send: (r) => r.write(doc, 'automerge', (e) => e.applyOps([{ op: 'increment', path: ['c'], by: 1 }])) };
+  }
+  const at = rng.next();
+  return {
+    ...base,
+    effect: { kind: 'text' },
+    send: (r) =>
+      r.write(doc, 'automerge', (e) => {
+        const t = (e.toJSON()['t'] as string | undefined) ?? '';
+        // Refused with path-not-found once a delete removed the text: nothing re-creates it.
+        return e.applyOps([{ op: 'splice', path: ['t'], index: Math.floor(at * (t.length + 1)), delete: 0, insert: 'x' }]);
+      }),
+  };
 }
 
 /**
- * One random client write at `r`. Returns what was acknowledged, or undefined when the write
- * was refused (engine mismatch, nothing to delete) or changed nothing.
+ * A Yjs client: on its first send it loads the document from that member and makes one
+ * item (its own client id, so a retry carries the same item); later sends repeat the bytes.
  */
-export function randomWrite(r: Replica, rng: Random, id: number): Acked[] {
-  try {
-    return write(r, rng, id);
-  } catch (err) {
-    // A delete may have removed the text or counter a later edit targets: refused, not acknowledged.
-    if (err instanceof ConcordError && err.code === 'path-not-found') return [];
-    throw err;
-  }
+function yjsWrite(rng: Random, id: number, doc: DocKey): Request {
+  const clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
+  const text = rng.next() < 0.4;
+  const at = rng.next();
+  const item = `y${clientID}`;
+  let update: Uint8Array | undefined;
+  return {
+    doc,
+    engine: 'yjs',
+    effect: text ? { kind: 'text', item } : { kind: 'field', name: `f${id}`, value: id, item },
+    send(r) {
+      update ??= yjsUpdate(r, doc, clientID, (client) => {
+        if (text) {
+          const t = client.getText('t');
+          t.insert(Math.floor(at * (t.length + 1)), 'x');
+        } else {
+          client.getMap('m').set(`f${id}`, id);
+        }
+      });
+      const u = update;
+      return r.write(doc, 'yjs', (e) => e.applyUpdate(u));
+    },
+  };
 }
 
-function write(r: Replica, rng: Random, id: number): Acked[] {
-  const roll = rng.next();
-  if (roll < 0.06) return remove(r, pick(rng, [...DELETABLE]));
-  if (roll < 0.12) return mixed(r, rng, id);
-  if (roll < 0.6) return automergeWrite(r, rng, id, pick(rng, AM_DOCS));
-  return yjsWrite(r, rng, id, pick(rng, YJS_DOCS));
-}
-
-function acked(res: WriteResult, extra: Omit<Acked, 'entry' | 'dot' | 'doc'>): Acked[] {
-  const e = res.entry;
-  return e ? [{ entry: e, dot: { member: e.origin, seq: e.seq }, doc: e.doc, ...extra }] : [];
-}
-
-function automergeWrite(r: Replica, rng: Random, id: number, doc: DocKey): Acked[] {
-  const kind = rng.next();
-  if (kind < 0.35) {
-    return acked(r.write(doc, 'automerge', (e) => e.applyOps([{ op: 'set', path: [`f${id}`], value: id }])), {
-      field: { name: `f${id}`, value: id },
-    });
-  }
-  if (kind < 0.55) {
-    return acked(r.write(doc, 'automerge', (e) => e.mergePatch({ [`p${id}`]: id })), { field: { name: `p${id}`, value: id } });
-  }
-  if (kind < 0.75) {
-    return acked(r.write(doc, 'automerge', (e) => e.applyOps([{ op: 'increment', path: ['c'], by: 1 }])), { counter: true });
-  }
-  return acked(
-    r.write(doc, 'automerge', (e) => {
-      const t = (e.toJSON()['t'] as string | undefined) ?? '';
-      return e.applyOps([{ op: 'splice', path: ['t'], index: Math.floor(rng.next() * (t.length + 1)), delete: 0, insert: 'x' }]);
-    }),
-    { textChar: true },
-  );
-}
-
-/** A Yjs client attached to `r`: loads the document, edits it, sends its update. */
-function yjsWrite(r: Replica, rng: Random, id: number, doc: DocKey): Acked[] {
+function yjsUpdate(r: Replica, doc: DocKey, clientID: number, edit: (client: Y.Doc) => void): Uint8Array {
   const client = new Y.Doc();
-  client.clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
+  client.clientID = clientID;
   const current = r.read(doc);
-  if (current) Y.applyUpdate(client, current.state.save());
+  if (current?.engine === 'yjs') Y.applyUpdate(client, current.state.save());
   let update: Uint8Array | undefined;
   client.on('update', (u: Uint8Array) => {
     update = update ? Y.mergeUpdates([update, u]) : u;
   });
-  const text = rng.next() < 0.4;
-  if (text) {
-    const t = client.getText('t');
-    t.insert(Math.floor(rng.next() * (t.length + 1)), 'x');
-  } else {
-    client.getMap('m').set(`f${id}`, id);
-  }
-  const res = r.write(doc, 'yjs', (e) => e.applyUpdate(update!));
+  edit(client);
   client.destroy();
-  return acked(res, text ? { textChar: true } : { field: { name: `f${id}`, value: id } });
+  return update!;
 }
 
-function mixed(r: Replica, rng: Random, id: number): Acked[] {
-  try {
-    if (rng.next() < 0.5) return acked(r.write(MIXED_DOC, 'automerge', (e) => e.mergePatch({ [`p${id}`]: id })), {});
-    const client = new Y.Doc();
-    client.clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
-    client.getMap('m').set(`f${id}`, id);
-    const update = Y.encodeStateAsUpdate(client);
-    return acked(r.write(MIXED_DOC, 'yjs', (e) => e.applyUpdate(update)), {});
-  } catch (err) {
-    if (err instanceof ConcordError && err.code === 'engine-mismatch') return [];
-    throw err;
+/** Either engine on one key: the first creator (by hybrid time) wins, the other is refused. */
+function mixed(rng: Random, id: number): Request {
+  if (rng.next() < 0.5) {
+    return {
+      doc: MIXED_DOC,
+      engine: 'automerge',
+      effect: { kind: 'field', name: `p${id}`, value: id },
+      send: (r) => r.write(MIXED_DOC, 'automerge', (e) => e.mergePatch({ [`p${id}`]: id })),
+    };
   }
+  const clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
+  const client = new Y.Doc();
+  client.clientID = clientID;
+  client.getMap('m').set(`f${id}`, id);
+  const update = Y.encodeStateAsUpdate(client);
+  client.destroy();
+  return {
+    doc: MIXED_DOC,
+    engine: 'yjs',
+    effect: { kind: 'field', name: `f${id}`, value: id, item: `y${clientID}` },
+    send: (r) => r.write(MIXED_DOC, 'yjs', (e) => e.applyUpdate(update)),
+  };
 }
 
-function remove(r: Replica, doc: DocKey): Acked[] {
-  const res = r.remove(doc);
-  return res ? acked(res, {}) : [];
+/** `PUT {}` on a key: an entry without engine bytes, which still makes the document live and may decide its engine. */
+function create(rng: Random): Request {
+  const doc = pick(rng, [MIXED_DOC, YJS_DOCS[2]!, AM_DOCS[3]!]);
+  const engine: EngineName = doc === MIXED_DOC ? pick(rng, ['automerge', 'yjs'] as const) : doc === AM_DOCS[3] ? 'automerge' : 'yjs';
+  return { doc, engine, effect: { kind: 'create' }, send: (r) => r.create(doc, engine) };
+}
+
+function remove(doc: DocKey): Request {
+  return { doc, engine: undefined, effect: { kind: 'delete' }, send: (r) => r.remove(doc) };
 }
 
 export const memberIds = (n: number) => ['wnam', 'weur', 'apac', 'enam', 'eeur'].slice(0, n).map(memberId);
