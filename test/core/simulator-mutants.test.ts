@@ -1,0 +1,46 @@
+/**
+ * The simulator must catch broken replicas: each mutant in `mutants.ts` once passed 200 seeds, because
+ * the checker skipped the content of documents that see deletes and checked deletes only by
+ * vector coverage. Each must now fail within the seed budget, with a failure from the
+ * model's content or metadata checks, while the real replica passes the seed that caught it.
+ */
+import { describe, expect, it } from 'vitest';
+import { EmptyData, deleteWins } from '../support/sim/mutants.js';
+import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
+import { AM_DOCS, MIXED_DOC, YJS_DOCS } from '../support/sim/workload.js';
+
+const BUDGET = 200;
+
+/** The first seed in 1..BUDGET at which the simulator fails with `replica`, and its failure. */
+function firstCaught(replica: SimOptions['replica']): { seed: number; message: string } | undefined {
+  for (let seed = 1; seed <= BUDGET; seed++) {
+    try {
+      simulate({ seed, ...(replica && { replica }) });
+    } catch (err) {
+      if (!(err instanceof SimFailure)) throw err;
+      return { seed, message: err.message };
+    }
+  }
+  return undefined;
+}
+
+/** A failure of the model's checks, not an accident such as a crash of the simulator itself. */
+const MODEL_FAILURE = /holds\n|metadata .*the writes give|live=\w+, the writes give|is missing; writes/;
+
+describe('the simulator catches broken replicas', () => {
+  for (const victim of [AM_DOCS[3]!, YJS_DOCS[2]!, MIXED_DOC]) {
+    it(`a replica that acknowledges writes to ${victim.replace('\u0000', '/')} but stores empty data`, () => {
+      const caught = firstCaught((config, env) => new EmptyData(config, env, victim));
+      expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+      expect(caught!.message).toMatch(MODEL_FAILURE);
+      expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    });
+  }
+
+  it('a replica where a delete wins over a concurrent write', () => {
+    const caught = firstCaught(deleteWins);
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(MODEL_FAILURE);
+    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+  });
+});
