@@ -4,7 +4,6 @@
  * others, so only a check of what the documents hold can tell.
  */
 import { restoreEngine } from '../../../src/core/engines/index.js';
-import type { Engine, EngineName } from '../../../src/core/engines/engine.js';
 import type { DocKey } from '../../../src/core/ids.js';
 import type { LogEntry } from '../../../src/core/log.js';
 import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
@@ -17,9 +16,10 @@ export class EmptyData extends Replica {
     super(config, env);
   }
 
-  override write(doc: DocKey, engine: EngineName, change: (state: Engine) => Uint8Array | null): WriteResult {
-    if (doc !== this.victim) return super.write(doc, engine, change);
-    return super.write(doc, engine, (state) => {
+  override write(...args: Parameters<Replica['write']>): WriteResult {
+    const [doc, engine, change, ...rest] = args;
+    if (doc !== this.victim) return super.write(...args);
+    const empty: typeof change = (state) => {
       // The change runs on a copy, so it still validates (and can be refused) but leaves nothing behind.
       const scratch = restoreEngine(state.name, [state.save()], { actor: new Uint8Array(16).fill(7) });
       try {
@@ -28,7 +28,8 @@ export class EmptyData extends Replica {
         scratch.free();
       }
       return new Uint8Array(0);
-    });
+    };
+    return super.write(doc, engine, empty, ...rest);
   }
 }
 
@@ -40,6 +41,8 @@ export function deleteWins(config: ReplicaConfig, env: ReplicaEnv): Replica {
   const r = new Replica(config, env);
   const everything: VersionVector = Object.fromEntries(config.members.map((m) => [m, Number.MAX_SAFE_INTEGER]));
   const inner = r as unknown as Recorder;
+  // Reaches into a private method: fail loudly, not vacuously, if the replica is restructured.
+  if (typeof inner.record !== 'function') throw new Error('Replica has no record(stage, entry, written) to wrap any more');
   const record = inner.record.bind(r);
   inner.record = (stage, e, written) => {
     record(stage, e, written);

@@ -10,13 +10,11 @@
  *   the commit either lands fully or not at all, and the member is gone before its memory is
  *   updated; the simulator then crashes it.
  */
-import type { DocKey, MemberId } from '../../../src/core/ids.js';
-import type { EngineName } from '../../../src/core/engines/engine.js';
+import type { MemberId } from '../../../src/core/ids.js';
 import type { LogEntry } from '../../../src/core/log.js';
 import type { Random } from '../../../src/core/ports.js';
 import { MemoryStorage } from '../../../src/core/storage-memory.js';
-import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredState } from '../../../src/core/storage.js';
-import type { VersionVector } from '../../../src/core/version-vector.js';
+import type { Commit } from '../../../src/core/storage.js';
 
 /** The storage refused a commit; nothing of it was applied. */
 export class CommitFailure extends Error {
@@ -32,8 +30,7 @@ export class SimCrash extends Error {
   }
 }
 
-export class SimStorage implements Storage {
-  private readonly inner = new MemoryStorage();
+export class SimStorage extends MemoryStorage {
   /** Entries this member originated, in commit order: every write of this member that exists. */
   readonly own: LogEntry[] = [];
   /** Probability that one commit fails or crashes; 0 outside the chaos phase. */
@@ -41,29 +38,11 @@ export class SimStorage implements Storage {
   failures = 0;
   crashes = 0;
 
-  constructor(private readonly self: MemberId, private readonly random: Random) {}
-
-  loadMeta(): ReplicaMeta | undefined {
-    return this.inner.loadMeta();
+  constructor(private readonly self: MemberId, private readonly random: Random) {
+    super();
   }
 
-  loadDocs(): DocMeta[] {
-    return this.inner.loadDocs();
-  }
-
-  loadState(doc: DocKey, engine: EngineName): StoredState | undefined {
-    return this.inner.loadState(doc, engine);
-  }
-
-  scanLog(vv: VersionVector, maxBytes: number): LogScan {
-    return this.inner.scanLog(vv, maxBytes);
-  }
-
-  logSize(): { entries: number; bytes: number } {
-    return this.inner.logSize();
-  }
-
-  commit(c: Commit): void {
+  override commit(c: Commit): void {
     const roll = this.faultRate > 0 && this.random.next() < this.faultRate ? this.random.next() : 1;
     if (roll < 0.4) {
       this.failures++;
@@ -73,7 +52,7 @@ export class SimStorage implements Storage {
       this.crashes++;
       throw new SimCrash(false);
     }
-    this.inner.commit(c);
+    super.commit(c);
     for (const e of c.append ?? []) if (e.origin === this.self) this.own.push(e);
     if (roll < 1) {
       this.crashes++;
