@@ -8,31 +8,39 @@
  *    vector, asking for a reply so that A can return the favour.
  * 3. A → B `delta` with what B lacks, if anything.
  * Either side sets `more` when a byte bound cut its batch, and the other side then asks
- * again; a transfer chunk with `next` is answered with `resume`. The conversation ends when a
- * message needs no answer or the driver's step bound is reached; the next round goes on.
+ * again. A state transfer (`transfer.ts`) goes on while the receiver answers a chunk with
+ * `resume`. The conversation ends when a message needs no answer or the driver's step bound
+ * is reached; the next round goes on, and resumes a transfer where the last one stopped.
  * Eager push, batched per peer, is in `eager-push.ts`.
  */
-import type { DocKey, MemberId } from './ids.js';
+import type { MemberId } from './ids.js';
 import type { LogEntry } from './log.js';
 import type { Random, Transport } from './ports.js';
-import { indexFrom } from './doc-store.js';
 import type { Replica } from './replica.js';
-import { get, leq, members, type VersionVector } from './version-vector.js';
-import type { DocSnapshot, SyncMessage, Transfer } from './wire/messages.js';
+import { chunk, resumed } from './transfer.js';
+import { get, members, type VersionVector } from './version-vector.js';
+import type { Resume, SyncMessage, Transfer } from './wire/messages.js';
+import { decodeMessage } from './wire/codec.js';
 
-/** The answer to `msg` (already applied by `r`), or undefined when none is needed. */
-export function answer(r: Replica, msg: SyncMessage): SyncMessage | undefined {
+/**
+ * The answer to `msg` (already applied by `r`), or undefined when none is needed. `resume`
+ * carries on a transfer to `r` whose chunk `msg` brought; otherwise a peer that wants an
+ * answer is asked to resume the transfer `r` has under way, if any.
+ */
+export function answer(r: Replica, msg: SyncMessage, resume?: Resume): SyncMessage | undefined {
   let entries: readonly LogEntry[] = [];
   let more = false;
   let transfer: Transfer | undefined;
-  if (msg.resume) {
-    transfer = transferChunk(r, msg.vv, msg.resume.target, msg.resume.after);
-  } else if (msg.reply) {
-    if (behindHorizon(msg.vv, r.horizon)) transfer = transferChunk(r, msg.vv, r.vv, undefined);
-    else ({ entries, more } = r.entriesFor(msg.vv));
+  if (msg.resume || msg.reply) {
+    if (behindHorizon(msg.vv, r.horizon)) {
+      transfer = msg.resume
+        ? resumed(r.docs, r.maxBatchBytes, r.vv, msg.vv, msg.resume)
+        : chunk(r.docs, r.maxBatchBytes, msg.vv, r.vv, undefined);
+    } else {
+      ({ entries, more } = r.entriesFor(msg.vv));
+    }
   }
-  const next = msg.transfer?.next;
-  const resume = next === undefined ? undefined : { target: msg.transfer!.target, after: next };
+  if (!resume && !msg.transfer && msg.reply) resume = r.transferResume();
   const reply = msg.kind === 'digest' || msg.more;
   if (entries.length === 0 && !transfer && !resume && !reply) return undefined;
   return {
@@ -53,39 +61,21 @@ export function behindHorizon(peer: VersionVector, horizon: VersionVector): bool
 }
 
 /**
- * The next chunk of a state transfer to a peer at `peerVV`: the full state of every
- * document (in key order, after `after`) that the peer's vector does not cover.
- */
-function transferChunk(r: Replica, peerVV: VersionVector, target: VersionVector, after: DocKey | undefined): Transfer {
-  const keys = r.docs.sortedKeys();
-  const docs: DocSnapshot[] = [];
-  let bytes = 0;
-  for (let i = after === undefined ? 0 : indexFrom(keys, after, true); i < keys.length; i++) {
-    const meta = r.docs.meta(keys[i]!)!;
-    if (leq(meta.vv, peerVV)) continue;
-    const states = Object.keys(meta.creators).map((engine) => {
-      const name = engine as keyof typeof meta.creators;
-      return { engine: name, bytes: r.docs.engine(meta.doc, name).save() };
-    });
-    r.docs.trim();
-    docs.push({ meta, states });
-    bytes += states.reduce((n, s) => n + s.bytes.length, 0) + 64;
-    if (bytes >= r.maxBatchBytes && i + 1 < keys.length) return { target, docs, next: keys[i] };
-  }
-  return { target, docs, next: undefined };
-}
-
-/**
  * Runs one push-pull round with `peer`. Rejects when the transport fails: background gossip
  * ignores that (the next round repairs), a majority round counts it as a missing member.
  */
-export async function gossipRound(r: Replica, peer: MemberId, transport: Transport, maxSteps = 32): Promise<void> {
+export async function gossipRound(r: Replica, peer: MemberId, transport: Transport, maxSteps = 32): Promise<VersionVector | undefined> {
   let out: Uint8Array | undefined = r.digest();
+  // What the peer had when it first answered: a majority pull counts the peer only once this
+  // replica covers it (a round cut short by the step bound may not have brought everything).
+  let heard: VersionVector | undefined;
   for (let step = 0; out && step < maxSteps; step++) {
     const reply = await transport.request(peer, out);
-    if (!reply) return;
+    if (!reply) return heard;
+    heard ??= decodeMessage(reply).vv;
     out = r.receive(reply);
   }
+  return heard;
 }
 
 /** `fanout` distinct random peers of `r`. */

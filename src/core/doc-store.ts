@@ -66,6 +66,29 @@ export class DocStore {
     return this.cached(doc, name).engine;
   }
 
+  /** True when the `name` engine of `doc` is in memory. */
+  isCached(doc: DocKey, name: EngineName): boolean {
+    return this.cache.has(cacheKey(doc, name));
+  }
+
+  /**
+   * The whole state of `doc`, for a state transfer. An engine that is not cached is loaded
+   * for this alone and freed at once: a transfer reads every document of the shard and
+   * would otherwise push the working set out of the cache.
+   */
+  saved(doc: DocKey, name: EngineName): Uint8Array {
+    const c = this.cache.get(cacheKey(doc, name));
+    if (c) return c.engine.save();
+    const stored = this.storage.loadState(doc, name);
+    const chunks = stored ? [...(stored.snapshot ? [stored.snapshot] : []), ...stored.increments] : [];
+    const engine = this.load(name, chunks, this.engineOptions());
+    try {
+      return engine.save();
+    } finally {
+      engine.free();
+    }
+  }
+
   /**
    * What to store after `update` was applied to the cached engine: the increment, or a fresh
    * snapshot when increments have piled up.

@@ -157,6 +157,21 @@ export class EngineFaultError extends ConcordError {
   }
 }
 
+/**
+ * An `Idempotency-Key` whose first request is still being carried out. Catch to answer 409;
+ * the client retries later and then gets the first request's outcome.
+ */
+export class IdempotencyKeyInUseError extends ConcordError {
+  readonly code = 'idempotency-key-in-use';
+  override readonly name = 'IdempotencyKeyInUseError';
+}
+
+/** An `Idempotency-Key` already used for a request with other content. Catch to answer 422. */
+export class IdempotencyKeyMismatchError extends ConcordError {
+  readonly code = 'idempotency-key-mismatch';
+  override readonly name = 'IdempotencyKeyMismatchError';
+}
+
 /** A document that does not exist (or was deleted). */
 export class NotFoundError extends ConcordError {
   readonly code = 'not-found';

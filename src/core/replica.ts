@@ -21,11 +21,12 @@ import { entrySize, type LogEntry } from './log.js';
 import { planCompaction } from './compaction.js';
 import { fnv1a64 } from './routing.js';
 import { type Clock, type Random, randomBytes } from './ports.js';
-import type { DocMeta, ReplicaMeta, StateWrite, Storage } from './storage.js';
+import type { DocMeta, ReplicaMeta, StateWrite, Storage, StoredOutcome, TransferProgress } from './storage.js';
 import { emptyVV, get, leq, merge, type VersionVector, withDot } from './version-vector.js';
 import { decodeMessage, encodeMessage } from './wire/codec.js';
-import type { Transfer } from './wire/messages.js';
+import type { Resume, Transfer } from './wire/messages.js';
 import { answer } from './anti-entropy.js';
+import { afterChunk, resumeOf } from './transfer.js';
 
 export interface ReplicaConfig {
   readonly self: MemberId;
@@ -54,6 +55,11 @@ export interface ReplicaEnv {
 export interface WriteOptions {
   /** Render the document's JSON after the change, before it is committed (see {@link WriteResult.json}). */
   readonly render?: boolean;
+  /**
+   * The outcome to record with the write, in the same commit, made from the write's result
+   * as it will be once committed: a retry of the request is then answered from the record.
+   */
+  readonly outcome?: (w: WriteResult) => StoredOutcome;
 }
 
 export interface WriteResult {
@@ -85,6 +91,8 @@ export interface ReplicaStats {
   readonly pending: number;
   /** Engine failures that were not validation errors (each dropped the engines; see {@link EngineFaultError}). */
   readonly engineFaults: number;
+  /** A state transfer being received: from whom the latest chunk came, and documents so far. */
+  readonly transfer: { readonly from: MemberId; readonly docs: number } | null;
 }
 
 /** Entries, metadata and states changed by one step, committed together. */
@@ -95,6 +103,8 @@ interface Stage {
   readonly docs: Map<DocKey, DocMeta>;
   readonly states: { doc: DocKey; write: StateWrite }[];
   truncate?: VersionVector;
+  transfer: TransferProgress | undefined;
+  outcomes?: StoredOutcome[];
 }
 
 export class Replica {
@@ -111,6 +121,7 @@ export class Replica {
   private logBytes: number;
   /** Engine failures that were not validation errors, since this replica was built. */
   private engineFaults = 0;
+  private outcomesSincePurge = 0;
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
     this.self = config.self;
@@ -158,6 +169,16 @@ export class Replica {
     return this.pending.size;
   }
 
+  /** The state transfer this replica is receiving, if one is under way. */
+  get transfer(): TransferProgress | undefined {
+    return this.meta.transfer;
+  }
+
+  /** Asks a peer to go on with the transfer under way, if any. */
+  transferResume(): Resume | undefined {
+    return resumeOf(this.meta.transfer);
+  }
+
   /** Releases the memory of every cached engine; the replica must not be used afterwards. */
   close(): void {
     this.docs.evict();
@@ -188,7 +209,7 @@ export class Replica {
       return { data, json: data && opts.render ? state.toJSON() : undefined };
     });
     if (!data) return { entry: undefined, vv: this.meta.vv, doc: meta };
-    return { ...this.commitLocal(meta, { engine, kind: 'update', data }), ...(json && { json }) };
+    return this.commitLocal(meta, { engine, kind: 'update', data }, json, opts.outcome);
   }
 
   /**
@@ -196,10 +217,11 @@ export class Replica {
    * content, e.g. `PUT {}` on a new key: an entry with no engine bytes.
    * @throws EngineMismatchError when the document exists with another engine.
    */
-  create(doc: DocKey, engine: EngineName): WriteResult {
+  create(doc: DocKey, engine: EngineName, opts: WriteOptions = {}): WriteResult {
     const meta = this.metaFor(doc, engine);
     if (isLive(meta)) return { entry: undefined, vv: this.meta.vv, doc: meta };
-    return this.commitLocal(meta, { engine, kind: 'update', data: new Uint8Array(0) });
+    const json = opts.render ? {} : undefined;
+    return this.commitLocal(meta, { engine, kind: 'update', data: new Uint8Array(0) }, json, opts.outcome);
   }
 
   /**
@@ -207,12 +229,25 @@ export class Replica {
    * that no member had seen when the delete was accepted keeps the document alive.
    * @returns undefined when there is no live document to delete.
    */
-  remove(doc: DocKey): WriteResult | undefined {
+  remove(doc: DocKey, opts: WriteOptions = {}): WriteResult | undefined {
     const meta = this.docs.meta(doc);
     const engine = meta && visibleEngine(meta);
     if (!meta || !engine || !isLive(meta)) return undefined;
     const data = this.guard(doc, 'a delete', () => this.docs.engine(doc, engine).clear()) ?? new Uint8Array(0);
-    return this.commitLocal(meta, { engine, kind: 'delete', data });
+    return this.commitLocal(meta, { engine, kind: 'delete', data }, undefined, opts.outcome);
+  }
+
+  /** The recorded outcome of request `id` on `doc`, unless it has expired. */
+  outcome(doc: DocKey, id: string): StoredOutcome | undefined {
+    const o = this.storage.loadOutcome(doc, id);
+    return o && o.expires >= this.clock.now() ? o : undefined;
+  }
+
+  /** Records the outcome of a request that wrote nothing (refused, or no change). */
+  recordOutcome(o: StoredOutcome): void {
+    const stage = this.stage();
+    stage.outcomes = [o];
+    this.commit(stage);
   }
 
   /** The document's metadata for a write with `engine` (new if absent). */
@@ -223,7 +258,12 @@ export class Replica {
     return meta;
   }
 
-  private commitLocal(meta: DocMeta, w: Pick<LogEntry, 'engine' | 'kind' | 'data'>): WriteResult {
+  private commitLocal(
+    meta: DocMeta,
+    w: Pick<LogEntry, 'engine' | 'kind' | 'data'>,
+    json?: JsonObject,
+    outcome?: (w: WriteResult) => StoredOutcome,
+  ): WriteResult {
     const entry: LogEntry = {
       origin: this.self,
       seq: get(this.meta.vv, this.self) + 1,
@@ -234,9 +274,11 @@ export class Replica {
     };
     const stage = this.stage();
     this.record(stage, entry, w.data.length > 0 ? w.data : null);
+    const result: WriteResult = { entry, vv: stage.vv, doc: stage.docs.get(meta.doc)!, ...(json && { json }) };
+    if (outcome) stage.outcomes = [outcome(result)];
     this.commit(stage);
     if (this.logBytes > this.logMaxBytes) this.compact();
-    return { entry, vv: this.meta.vv, doc: this.docs.meta(meta.doc)! };
+    return result;
   }
 
   // ---- reads ----
@@ -267,7 +309,8 @@ export class Replica {
 
   /** Opens a gossip round: "here is my vector, send me what I lack". */
   digest(): Uint8Array {
-    return encodeMessage({ kind: 'digest', from: this.self, vv: this.meta.vv, more: false, reply: true, entries: [] });
+    const resume = this.transferResume();
+    return encodeMessage({ kind: 'digest', from: this.self, vv: this.meta.vv, more: false, reply: true, entries: [], ...(resume && { resume }) });
   }
 
   /** An eager push of freshly accepted entries; the receiver answers nothing. */
@@ -283,15 +326,19 @@ export class Replica {
     const msg = decodeMessage(bytes);
     const stage = this.stage();
     this.learn(msg.from, msg.vv);
-    if (msg.transfer) this.applyTransfer(stage, msg.transfer);
+    const loaded: DocKey[] = [];
+    const resume = msg.transfer && this.applyTransfer(stage, msg.from, msg.transfer, loaded);
     for (const e of msg.entries) {
       this.hlc.observe(e.hlc);
       this.pending.add(e, stage.vv);
     }
     this.applyReady(stage);
+    // Entries from elsewhere may have covered the transfer's target before its last chunk.
+    if (stage.transfer && leq(stage.transfer.target, stage.vv)) stage.transfer = undefined;
     this.commit(stage);
+    for (const doc of loaded) this.docs.evict(doc);
     this.compact();
-    const reply = answer(this, msg);
+    const reply = answer(this, msg, resume);
     return reply && encodeMessage(reply);
   }
 
@@ -331,13 +378,14 @@ export class Replica {
       logEntries: log.entries,
       logBytes: log.bytes,
       pending: this.pending.size,
+      transfer: this.meta.transfer ? { from: this.meta.transfer.from, docs: this.meta.transfer.docs } : null,
     };
   }
 
   // ---- internals ----
 
   private stage(): Stage {
-    return { vv: this.meta.vv, horizon: this.meta.horizon, append: [], docs: new Map(), states: [] };
+    return { vv: this.meta.vv, horizon: this.meta.horizon, append: [], docs: new Map(), states: [], transfer: this.meta.transfer };
   }
 
   private docMeta(stage: Stage, doc: DocKey): DocMeta {
@@ -384,30 +432,54 @@ export class Replica {
     this.meta = { ...this.meta, peers: { ...this.meta.peers, [from]: merge(before, vv) } };
   }
 
-  private applyTransfer(stage: Stage, t: Transfer): void {
-    for (const snap of t.docs) {
-      const meta = mergeDocMeta(this.docMeta(stage, snap.meta.doc), snap.meta);
-      for (const { engine, bytes } of snap.states) {
-        this.docs.engine(meta.doc, engine).merge(bytes);
-        stage.states.push({ doc: meta.doc, write: this.docs.stateWrite(meta.doc, engine, bytes, true) });
+  /**
+   * Applies a transfer chunk's documents (readable once committed, before the transfer
+   * ends) and records how far the transfer has come; after the last chunk, claims its
+   * target. Engines loaded only for this chunk go into `loaded`, for the caller to free once
+   * they are committed.
+   * @returns where this conversation should resume the transfer, if it should.
+   */
+  private applyTransfer(stage: Stage, from: MemberId, t: Transfer, loaded: DocKey[]): Resume | undefined {
+    const touched: DocKey[] = [];
+    try {
+      for (const snap of t.docs) {
+        const meta = mergeDocMeta(this.docMeta(stage, snap.meta.doc), snap.meta);
+        touched.push(meta.doc);
+        for (const { engine, bytes } of snap.states) {
+          if (!this.docs.isCached(meta.doc, engine)) loaded.push(meta.doc);
+          this.docs.engine(meta.doc, engine).merge(bytes);
+          stage.states.push({ doc: meta.doc, write: this.docs.stateWrite(meta.doc, engine, bytes, true) });
+        }
+        stage.docs.set(meta.doc, meta);
       }
-      stage.docs.set(meta.doc, meta);
+    } catch (err) {
+      if (!(err instanceof ConcordError)) throw this.fault('applying a state transfer', err);
+      for (const doc of touched) this.docs.evict(doc);
+      throw err;
     }
-    if (t.next !== undefined) return;
-    // The last chunk: every document the target covers is now here, so the target's entries
-    // count as applied. Those this replica never logged are below its new horizon.
+    const step = afterChunk(stage.transfer, from, t, stage.vv);
+    stage.transfer = step.progress;
+    if (step.adopt) this.adopt(stage, step.adopt);
+    return step.resume;
+  }
+
+  /**
+   * After the last chunk every document the target covers is here, so the target's entries
+   * count as applied. Those this replica never logged are below its new horizon.
+   */
+  private adopt(stage: Stage, target: VersionVector): void {
     let horizon = stage.horizon;
-    for (const [m, seq] of Object.entries(t.target) as [MemberId, number][]) {
+    for (const [m, seq] of Object.entries(target) as [MemberId, number][]) {
       if (seq > get(stage.vv, m)) horizon = withDot(horizon, m, seq);
     }
-    stage.vv = merge(stage.vv, t.target);
+    stage.vv = merge(stage.vv, target);
     stage.horizon = horizon;
     stage.truncate = horizon;
     this.pending.prune(stage.vv);
   }
 
   private commit(stage: Stage): void {
-    const meta: ReplicaMeta = { ...this.meta, vv: stage.vv, horizon: stage.horizon, hlc: this.hlc.current };
+    const meta: ReplicaMeta = { ...this.meta, vv: stage.vv, horizon: stage.horizon, hlc: this.hlc.current, transfer: stage.transfer };
     try {
       this.storage.commit({
         meta,
@@ -415,6 +487,7 @@ export class Replica {
         docs: [...stage.docs.values()],
         states: stage.states,
         ...(stage.truncate && { truncate: stage.truncate }),
+        ...(stage.outcomes && { outcomes: stage.outcomes, ...this.expiry() }),
       });
     } catch (err) {
       // Engines may be ahead of storage now; reload them from what was committed.
@@ -425,6 +498,13 @@ export class Replica {
     for (const m of stage.docs.values()) this.docs.setMeta(m);
     if (stage.truncate) this.logBytes = this.storage.logSize().bytes;
     this.docs.trim();
+  }
+
+  /** Every so often, a commit that records outcomes also drops the expired ones. */
+  private expiry(): { expireOutcomes?: number } {
+    if (++this.outcomesSincePurge < 64) return {};
+    this.outcomesSincePurge = 0;
+    return { expireOutcomes: this.clock.now() };
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { DocKey } from './ids.js';
 import type { EngineName } from './engines/engine.js';
 import { entrySize, type LogEntry } from './log.js';
-import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredState } from './storage.js';
+import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredOutcome, StoredState } from './storage.js';
 import { get, type VersionVector } from './version-vector.js';
 
 interface MutableState {
@@ -19,6 +19,7 @@ export class MemoryStorage implements Storage {
   private readonly docs = new Map<DocKey, DocMeta>();
   private readonly states = new Map<string, MutableState>();
   private log: LogEntry[] = [];
+  private readonly outcomes = new Map<string, StoredOutcome>();
   private logBytes = 0;
   /** Number of commits, for tests that count durable writes. */
   commits = 0;
@@ -49,6 +50,10 @@ export class MemoryStorage implements Storage {
     return { entries, more: false };
   }
 
+  loadOutcome(doc: DocKey, id: string): StoredOutcome | undefined {
+    return this.outcomes.get(outcomeKey(doc, id));
+  }
+
   logSize(): { entries: number; bytes: number } {
     return { entries: this.log.length, bytes: this.logBytes };
   }
@@ -72,6 +77,9 @@ export class MemoryStorage implements Storage {
       }
     }
     if (c.truncate) this.truncate(c.truncate);
+    for (const o of c.outcomes ?? []) this.outcomes.set(outcomeKey(o.doc, o.id), o);
+    const before = c.expireOutcomes;
+    if (before !== undefined) for (const [k, o] of this.outcomes) if (o.expires < before) this.outcomes.delete(k);
   }
 
   private truncate(upTo: VersionVector): void {
@@ -88,3 +96,4 @@ export class MemoryStorage implements Storage {
 }
 
 const stateKey = (doc: DocKey, engine: EngineName): string => `${engine}\u0001${doc}`;
+const outcomeKey = (doc: DocKey, id: string): string => `${doc}\u0001${id}`;

@@ -19,6 +19,22 @@ export interface ReplicaMeta {
   /** The last vector heard from each peer, for compaction. */
   readonly peers: Readonly<Record<MemberId, VersionVector>>;
   readonly hlc: number;
+  /** A state transfer being received, committed with each chunk's documents. */
+  readonly transfer?: TransferProgress;
+}
+
+/**
+ * How far a state transfer has come: every document with a key up to `after` holds what
+ * `target` covers. The next round resumes after `after`; `target` is adopted once the chunks
+ * reach the last key.
+ */
+export interface TransferProgress {
+  readonly target: VersionVector;
+  readonly after: DocKey;
+  /** The peer that sent the latest chunk. */
+  readonly from: MemberId;
+  /** Documents received so far. */
+  readonly docs: number;
 }
 
 /** Which entry first created a document with an engine: the earliest decides the document's engine. */
@@ -41,6 +57,23 @@ export type StateWrite =
   | { readonly engine: EngineName; readonly snapshot: Uint8Array }
   | { readonly engine: EngineName; readonly increment: Uint8Array };
 
+/**
+ * The recorded outcome of a request that changed (or was refused by) a document, so that a
+ * retry of the same request is answered from the record instead of applying again. Stored in
+ * the same commit as the write it describes.
+ */
+export interface StoredOutcome {
+  readonly doc: DocKey;
+  /** The request id: the client's `Idempotency-Key`, or an id the edge gave the request. */
+  readonly id: string;
+  /** What identifies the request's content (method, target, body); a retry must match it. */
+  readonly fingerprint: string;
+  /** Wall-clock milliseconds after which the record may be dropped. */
+  readonly expires: number;
+  /** The answer, serialised by the caller; the core does not read it. */
+  readonly response: string;
+}
+
 export interface Commit {
   readonly meta?: ReplicaMeta;
   /** Appended to the log in this order; scans return them in the order they were appended. */
@@ -49,6 +82,10 @@ export interface Commit {
   readonly states?: readonly { readonly doc: DocKey; readonly write: StateWrite }[];
   /** Drop log entries with `seq ≤ truncate[origin]`. */
   readonly truncate?: VersionVector;
+  /** Outcomes of the requests this commit carries out (see {@link StoredOutcome}). */
+  readonly outcomes?: readonly StoredOutcome[];
+  /** Drop recorded outcomes that expired before this time (ms). */
+  readonly expireOutcomes?: number;
 }
 
 export interface StoredState {
@@ -72,6 +109,8 @@ export interface Storage {
    */
   scanLog(vv: VersionVector, maxBytes: number): LogScan;
   logSize(): { entries: number; bytes: number };
+  /** The recorded outcome of request `id` on `doc`, expired or not. */
+  loadOutcome(doc: DocKey, id: string): StoredOutcome | undefined;
   /** All or nothing. */
   commit(c: Commit): void;
 }

@@ -12,6 +12,7 @@
  */
 import { UnavailableError } from './errors.js';
 import type { MemberId } from './ids.js';
+import type { Clock } from './ports.js';
 import type { LogEntry } from './log.js';
 import type { Replica } from './replica.js';
 import { majority } from './routing.js';
@@ -36,12 +37,39 @@ export interface LeaderRole {
   readonly epoch: number;
 }
 
-/** Runs async operations one at a time, in arrival order, whatever each one awaits. */
+/**
+ * Runs async operations one at a time, in arrival order, whatever each one awaits. Bounded:
+ * past `capacity` waiting operations it refuses more; and an operation whose caller has
+ * given up (its deadline passed) is dropped when its turn comes rather than run, so that a
+ * caller told "unavailable" never sees its operation applied later.
+ */
 export class StrongQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
 
-  run<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(op);
+  constructor(
+    private readonly clock: Clock,
+    private readonly capacity = 64,
+  ) {}
+
+  get size(): number {
+    return this.waiting;
+  }
+
+  /** @throws UnavailableError when the queue is full, or when `deadline` passed before `op` could start. */
+  run<T>(op: () => Promise<T>, deadline = Infinity): Promise<T> {
+    if (this.waiting >= this.capacity) {
+      return Promise.reject(new UnavailableError(`the leader has ${this.waiting} strong operations waiting; retry shortly`, 1));
+    }
+    this.waiting++;
+    const start = (): Promise<T> => {
+      this.waiting--;
+      if (this.clock.now() > deadline) {
+        return Promise.reject(new UnavailableError('the caller gave up before this strong operation could start; it was not applied', 1));
+      }
+      return op();
+    };
+    const result = this.tail.then(start, start);
     this.tail = result.catch(() => undefined);
     return result;
   }

@@ -16,6 +16,8 @@ export interface Env {
   readonly FANOUT?: string;
   readonly SESSION_WAIT_MS?: string;
   readonly QUORUM_TIMEOUT_MS?: string;
+  /** How long an `Idempotency-Key`'s outcome is kept (ms; default 24 h). */
+  readonly IDEMPOTENCY_TTL_MS?: string;
   readonly MAX_BODY_BYTES?: string;
   readonly MAX_OPS?: string;
   readonly MAX_LIST_LIMIT?: string;
@@ -44,6 +46,7 @@ export interface Config {
   readonly fanout: number;
   readonly sessionWaitMs: number;
   readonly quorumTimeoutMs: number;
+  readonly idempotencyTtlMs: number;
   readonly maxBodyBytes: number;
   readonly maxOps: number;
   readonly maxListLimit: number;
@@ -139,6 +142,7 @@ export function readConfig(env: Env): Config {
     fanout: int(env.FANOUT, 2, 'FANOUT'),
     sessionWaitMs: int(env.SESSION_WAIT_MS, 2000, 'SESSION_WAIT_MS'),
     quorumTimeoutMs: int(env.QUORUM_TIMEOUT_MS, 2000, 'QUORUM_TIMEOUT_MS'),
+    idempotencyTtlMs: int(env.IDEMPOTENCY_TTL_MS, 24 * 60 * 60 * 1000, 'IDEMPOTENCY_TTL_MS'),
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
     maxOps: int(env.MAX_OPS, 1000, 'MAX_OPS'),
     maxListLimit: int(env.MAX_LIST_LIMIT, 1000, 'MAX_LIST_LIMIT'),

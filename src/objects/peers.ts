@@ -62,7 +62,9 @@ export class Peers implements MajorityPort {
 
   /** Forwards a strong operation or quorum read to the leader. */
   lead(req: DocRequest): Promise<DocResponse> {
-    return this.call(this.role.leader, (s) => s.lead(req), this.config.quorumTimeoutMs * 2);
+    const timeoutMs = this.config.quorumTimeoutMs * 2;
+    // The leader drops the operation if it cannot start before this caller stops waiting.
+    return this.call(this.role.leader, (s) => s.lead({ ...req, budgetMs: timeoutMs }), timeoutMs);
   }
 
   private stub(to: MemberId): Stub {

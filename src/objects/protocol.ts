@@ -15,6 +15,19 @@ interface Target {
   readonly level: Level;
   /** The caller's causal token for this shard (session reads wait until it is covered). */
   readonly token?: VersionVector;
+  /** Milliseconds the caller will wait; a strong operation not started by then is dropped. */
+  readonly budgetMs?: number;
+}
+
+/**
+ * Who a write is, so that a retry is carried out once: the client's `Idempotency-Key`
+ * (`client: true`) or an id the edge gave the request. `fingerprint` identifies the
+ * request's content; a retry under the same id must carry the same.
+ */
+export interface RequestIdentity {
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly client: boolean;
 }
 
 interface Preconditions {
@@ -22,6 +35,7 @@ interface Preconditions {
   readonly ifMatch?: readonly string[];
   /** `Prefer: return=minimal` (RFC 7240): answer without the document's JSON. */
   readonly minimal?: boolean;
+  readonly request?: RequestIdentity;
 }
 
 export type DocRequest =

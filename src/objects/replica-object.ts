@@ -9,7 +9,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
-import { AssertionFailure, ConcordError, EngineFaultError, UnavailableError } from '../core/errors.js';
+import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, UnavailableError } from '../core/errors.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
 import { isLive } from '../core/doc-meta.js';
 import { indexFrom } from '../core/doc-store.js';
@@ -20,10 +20,11 @@ import { memberName, parseMemberName } from '../core/routing.js';
 import { gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
 import { emptyVV, equals, get, members, type VersionVector } from '../core/version-vector.js';
 import { type Config, type Env, readConfig } from './config.js';
-import { execute, isRead } from './execute.js';
+import { execute, isRead, type RecordOutcome } from './execute.js';
+import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
 import { sleep } from './faults.js';
 import { Peers } from './peers.js';
-import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, ReplicateResult } from './protocol.js';
+import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, ReplicateResult, RequestIdentity } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 
@@ -31,7 +32,9 @@ const random = { next: () => Math.random() };
 
 export class ReplicaObject extends DurableObject<Env> {
   private readonly config: Config;
-  private readonly queue = new StrongQueue();
+  private readonly queue = new StrongQueue({ now: () => Date.now() });
+  /** Writes being carried out, by document and request id (see {@link once}). */
+  private readonly inflight = new Map<string, Promise<DocResult>>();
   private shard!: ShardId;
   private region!: MemberId;
   private name!: string;
@@ -117,16 +120,17 @@ export class ReplicaObject extends DurableObject<Env> {
   async handle(req: DocRequest): Promise<DocResponse> {
     if (isRead(req) ? readAtLeader(req.level) : writeAtLeader(req.level)) return this.viaLeader(req);
     return this.answer('handle', async () => {
-      if (isRead(req)) {
-        if (req.level === 'session') await this.awaitToken(req.token ?? emptyVV);
-        return execute(this.replica, req, this.name).result;
-      }
-      const done = execute(this.replica, req, this.name);
+      // A session write waits for the token too, so that a delete removes what the client saw.
+      if (req.level === 'session') await this.awaitToken(req.token ?? emptyVV);
+      if (isRead(req)) return execute(this.replica, req, this.name).result;
       const majority = writeNeedsMajority(req.level);
-      // Armed before the majority round: if that fails, gossip still carries the committed entry.
-      this.afterWrite(done.entries, !majority);
-      if (majority) await replicateToMajority(this.replica, this.peers, done.entries);
-      return done.result;
+      return this.once(req, (req as { readonly request?: RequestIdentity }).request?.client === true, async (record) => {
+        const done = execute(this.replica, req, this.name, record);
+        // Armed before the majority round: if that fails, gossip still carries the committed entry.
+        this.afterWrite(done.entries, !majority);
+        if (majority) await replicateToMajority(this.replica, this.peers, done.entries);
+        return done.result;
+      });
     });
   }
 
@@ -138,14 +142,76 @@ export class ReplicaObject extends DurableObject<Env> {
         await gatherMajority(this.replica, this.peers);
         return execute(this.replica, req, this.name).result;
       }
-      return this.queue.run(async () => {
-        await gatherMajority(this.replica, this.peers);
-        const done = execute(this.replica, req, this.name);
-        this.afterWrite(done.entries, false);
-        await replicateToMajority(this.replica, this.peers, done.entries);
-        return done.result;
-      });
+      const deadline = Date.now() + (req.budgetMs ?? this.config.quorumTimeoutMs * 2);
+      if (isRead(req)) {
+        return this.queue.run(async () => {
+          await gatherMajority(this.replica, this.peers);
+          return execute(this.replica, req, this.name).result;
+        }, deadline);
+      }
+      // Every strong write is recorded: the forwarding member's transport may deliver it twice.
+      return this.queue.run(
+        () =>
+          this.once(req, true, async (record) => {
+            await gatherMajority(this.replica, this.peers);
+            const done = execute(this.replica, req, this.name, record);
+            this.afterWrite(done.entries, false);
+            await replicateToMajority(this.replica, this.peers, done.entries);
+            return done.result;
+          }),
+        deadline,
+      );
     });
+  }
+
+  /**
+   * Carries out a write once per request id: a retry finds the outcome recorded with the
+   * write and is answered from it (after making sure what it wrote is as durable as its level
+   * promises); a duplicate of a request still running waits for it, or answers 409 for a
+   * client's Idempotency-Key. Without an id, or with `recordIt` false, it just runs.
+   */
+  private async once(req: DocRequest, recordIt: boolean, run: (record?: RecordOutcome) => Promise<DocResult>): Promise<DocResult> {
+    const rid = (req as { readonly request?: RequestIdentity }).request;
+    if (!rid || !recordIt) return run(undefined);
+    const doc = docKey(req.ns, req.key);
+    const key = `${doc}\u0001${rid.id}`;
+    const running = this.inflight.get(key);
+    if (running) {
+      if (rid.client) throw new IdempotencyKeyInUseError('a request with this Idempotency-Key is still being carried out; retry shortly');
+      return running;
+    }
+    const attempt = (async (): Promise<DocResult> => {
+      const stored = this.replica.outcome(doc, rid.id);
+      if (stored) return this.replay(readRecord(stored, rid), req);
+      try {
+        return await run(recorder(doc, rid, Date.now(), this.config.idempotencyTtlMs));
+      } catch (err) {
+        // A refusal (4xx) is an outcome too; an unavailable answer is not: the retry runs again.
+        if (rid.client && err instanceof ConcordError && !(err instanceof UnavailableError) && !(err instanceof EngineFaultError)) {
+          this.replica.recordOutcome(refusal(doc, rid, { code: err.code, detail: err.message }, Date.now(), this.config.idempotencyTtlMs));
+        }
+        throw err;
+      }
+    })();
+    this.inflight.set(key, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  /** A recorded outcome answered again; a majority write first makes sure its entries reached a majority. */
+  private async replay(recorded: Recorded, req: DocRequest): Promise<DocResult> {
+    if ('problem' in recorded) throw new RecordedProblem(recorded.problem.code, recorded.problem.detail);
+    if (writeNeedsMajority(req.level)) {
+      for (const dot of recorded.dots) {
+        const entry = this.replica.entriesFor({ ...this.replica.vv, [dot.member]: dot.seq - 1 }).entries.find((e) => e.origin === dot.member && e.seq === dot.seq);
+        // An entry no longer in the log was compacted, which only happens once peers have it or the log overflowed.
+        if (entry) await replicateToMajority(this.replica, this.peers, [entry]);
+      }
+    }
+    return recorded.result;
   }
 
   /** Keys of namespace `ns` with `prefix`, after `after`, ascending, at most `limit` (live documents only). */
@@ -215,7 +281,8 @@ export class ReplicaObject extends DurableObject<Env> {
       if (!(err instanceof ConcordError) || err instanceof EngineFaultError) await this.recover('sync', err);
       throw err;
     }
-    if (!equals(before, this.replica.vv)) this.arm();
+    // A transfer under way changes no vector until its last chunk, but must go on.
+    if (!equals(before, this.replica.vv) || this.replica.transfer) this.arm();
     return reply;
   }
 
@@ -249,6 +316,7 @@ export class ReplicaObject extends DurableObject<Env> {
     const vv = this.replica.vv;
     return (
       this.replica.pendingCount === 0 &&
+      !this.replica.transfer &&
       this.config.regions.every((m) => m === this.region || equals(this.replica.peers[m] ?? emptyVV, vv))
     );
   }

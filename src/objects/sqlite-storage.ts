@@ -9,7 +9,7 @@
 import type { DocKey, MemberId } from '../core/ids.js';
 import type { EngineName } from '../core/engines/engine.js';
 import { entrySize, type EntryKind, type LogEntry } from '../core/log.js';
-import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredState } from '../core/storage.js';
+import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredOutcome, StoredState } from '../core/storage.js';
 import { members, type VersionVector } from '../core/version-vector.js';
 
 /** Values above this size are stored in parts (the SQLite row limit is 2 MB). */
@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS log (
   parts INTEGER NOT NULL, data BLOB);
 CREATE INDEX IF NOT EXISTS log_by_origin ON log (origin, seq);
 CREATE TABLE IF NOT EXISTS parts (owner TEXT NOT NULL, part INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (owner, part));
+CREATE TABLE IF NOT EXISTS outcomes (
+  doc TEXT NOT NULL, id TEXT NOT NULL, fingerprint TEXT NOT NULL, expires INTEGER NOT NULL, response TEXT NOT NULL,
+  PRIMARY KEY (doc, id));
+CREATE INDEX IF NOT EXISTS outcomes_by_expiry ON outcomes (expires);
 `;
 
 type Row = Record<string, SqlStorageValue>;
@@ -80,6 +84,13 @@ export class SqliteStorage implements Storage {
     return { entries, more: false };
   }
 
+  loadOutcome(doc: DocKey, id: string): StoredOutcome | undefined {
+    const row = this.sql
+      .exec<{ fingerprint: string; expires: number; response: string }>('SELECT fingerprint, expires, response FROM outcomes WHERE doc = ? AND id = ?', doc, id)
+      .toArray()[0];
+    return row && { doc, id, fingerprint: row.fingerprint, expires: row.expires, response: row.response };
+  }
+
   logSize(): { entries: number; bytes: number } {
     const r = this.sql.exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log').one();
     return { entries: r.n, bytes: r.b };
@@ -102,6 +113,13 @@ export class SqliteStorage implements Storage {
         }
       }
       if (c.truncate) this.truncate(c.truncate);
+      for (const o of c.outcomes ?? []) {
+        this.sql.exec(
+          'INSERT OR REPLACE INTO outcomes (doc, id, fingerprint, expires, response) VALUES (?, ?, ?, ?, ?)',
+          o.doc, o.id, o.fingerprint, o.expires, o.response,
+        );
+      }
+      if (c.expireOutcomes !== undefined) this.sql.exec('DELETE FROM outcomes WHERE expires < ?', c.expireOutcomes);
     });
   }
 

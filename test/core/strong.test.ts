@@ -3,7 +3,7 @@ import { gossipRound } from '../../src/core/anti-entropy.js';
 import { UnavailableError } from '../../src/core/errors.js';
 import { docKey, type MemberId } from '../../src/core/ids.js';
 import type { Replica } from '../../src/core/replica.js';
-import { gatherMajority, type MajorityPort } from '../../src/core/strong.js';
+import { gatherMajority, type MajorityPort, StrongQueue } from '../../src/core/strong.js';
 import { leq } from '../../src/core/version-vector.js';
 import { cluster } from '../support/cluster.js';
 
@@ -42,5 +42,28 @@ describe('a majority pull counts only peers this member caught up with', () => {
     const replicas = new Map(ms.map((m) => [m.id, m.replica]));
     // Rounds that end before any answer: nothing ever shows the leader what the peer has.
     await expect(gatherMajority(leader, port(replicas, leader, 0, new Set(['apac'])))).rejects.toThrow(UnavailableError);
+  });
+});
+
+describe('the strong queue', () => {
+  it('runs operations one at a time, refuses past its capacity, and drops those whose caller gave up', async () => {
+    let now = 0;
+    const q = new StrongQueue({ now: () => now }, 2);
+    const order: string[] = [];
+    let release!: () => void;
+    const first = q.run(() => new Promise<void>((r) => (release = () => { order.push('first'); r(); })));
+    // Let the first one start: only operations that have not started count against the capacity.
+    while (q.size > 0) await Promise.resolve();
+    const late = q.run(async () => { order.push('late'); }, 5);
+    const second = q.run(async () => { order.push('second'); });
+    await expect(q.run(async () => undefined)).rejects.toThrow(UnavailableError);
+    expect(q.size).toBe(2);
+    now = 10;
+    release();
+    await first;
+    await expect(late).rejects.toThrow(/gave up/);
+    await second;
+    expect(order).toEqual(['first', 'second']);
+    expect(q.size).toBe(0);
   });
 });

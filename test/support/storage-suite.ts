@@ -88,6 +88,17 @@ export function runStorageCases(name: string, test: Case): void {
       expect(s.logSize().bytes).toBeLessThan(before);
     });
 
+    test('records request outcomes with the commit that carries them out, and drops expired ones', (s) => {
+      const doc = docKey('ns', 'o');
+      const o = { doc, id: 'req-1', fingerprint: 'f1', expires: 100, response: '{"status":201}' };
+      s.commit({ append: [entry(A, 1)], outcomes: [o, { ...o, id: 'req-2', expires: 300 }] });
+      expect(s.loadOutcome(doc, 'req-1')).toEqual(o);
+      expect(s.loadOutcome(docKey('ns', 'other'), 'req-1')).toBeUndefined();
+      s.commit({ expireOutcomes: 200 });
+      expect(s.loadOutcome(doc, 'req-1')).toBeUndefined();
+      expect(s.loadOutcome(doc, 'req-2')?.response).toBe('{"status":201}');
+    });
+
     test('keeps large values intact', (s) => {
       const doc = docKey('ns', 'big');
       const big = new Uint8Array(5 * 1024 * 1024).map((_, i) => i % 251);

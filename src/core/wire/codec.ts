@@ -5,14 +5,14 @@
  * (`sref`), so that a batch of keystrokes on one document repeats neither.
  *
  * ```
- * message  = version:u8(=2) kind:u8(0 digest, 1 delta) flags:u8 table from:sref vv:vector
+ * message  = version:u8(=3) kind:u8(0 digest, 1 delta) flags:u8 table from:sref vv:vector
  *            count:uint entry*  [transfer]  [resume]
  * flags    = bit0 more | bit1 reply | bit2 transfer present | bit3 resume present
  * table    = count:uint string*
  * vector   = count:uint (member:sref seq:uint)*
  * entry    = origin:sref seq:uint doc:sref tag:u8(bit0 engine yjs, bit1 kind delete)
  *            hlc:zigzag(delta from the previous entry's hlc, the first from 0) deps:vector data:bytes
- * transfer = target:vector count:uint snapshot* hasNext:u8 [next:sref]
+ * transfer = target:vector keys:u8(bit0 next, bit1 after) [after:sref] count:uint snapshot* [next:sref]
  * snapshot = doc:sref vv:vector removed:vector creators:u8(bit per engine)
  *            (hlc:uint origin:sref)* count:uint (engine:u8 state:bytes)*
  * resume   = target:vector after:sref
@@ -30,13 +30,15 @@ import type { VersionVector } from '../version-vector.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import type { DocSnapshot, SyncMessage, Transfer } from './messages.js';
 
-const VERSION = 2;
+const VERSION = 3;
 const MORE = 1;
 const REPLY = 2;
 const HAS_TRANSFER = 4;
 const HAS_RESUME = 8;
 const TAG_YJS = 1;
 const TAG_DELETE = 2;
+const HAS_NEXT = 1;
+const HAS_AFTER = 2;
 
 /** Collects strings on a first pass and numbers them in first-seen order. */
 class StringTable {
@@ -104,6 +106,7 @@ function collect(m: SyncMessage): StringTable {
       for (const c of Object.values(d.meta.creators)) t.add(c.origin);
     }
     if (m.transfer.next !== undefined) t.add(m.transfer.next);
+    if (m.transfer.after !== undefined) t.add(m.transfer.after);
   }
   if (m.resume) {
     t.addVector(m.resume.target);
@@ -182,19 +185,23 @@ function readVector(r: ByteReader, str: () => string): VersionVector {
 
 function writeTransfer(w: ByteWriter, t: StringTable, x: Transfer): void {
   writeVector(w, t, x.target);
+  w.u8((x.next === undefined ? 0 : HAS_NEXT) | (x.after === undefined ? 0 : HAS_AFTER));
+  if (x.after !== undefined) w.uint(t.ref(x.after));
   w.uint(x.docs.length);
   for (const d of x.docs) writeSnapshot(w, t, d);
-  w.u8(x.next === undefined ? 0 : 1);
   if (x.next !== undefined) w.uint(t.ref(x.next));
 }
 
 function readTransfer(r: ByteReader, str: () => string): Transfer {
   const target = readVector(r, str);
+  const keys = r.u8();
+  if (keys > (HAS_NEXT | HAS_AFTER)) throw new WireDecodeError('unknown transfer flags');
+  const after = keys & HAS_AFTER ? (str() as DocKey) : undefined;
   const n = r.uint();
   const docs: DocSnapshot[] = [];
   for (let i = 0; i < n; i++) docs.push(readSnapshot(r, str));
-  const next = r.u8() === 1 ? (str() as DocKey) : undefined;
-  return { target, docs, next };
+  const next = keys & HAS_NEXT ? (str() as DocKey) : undefined;
+  return { target, after, docs, next };
 }
 
 function writeSnapshot(w: ByteWriter, t: StringTable, s: DocSnapshot): void {

@@ -19,14 +19,24 @@ export interface DocSnapshot {
 }
 
 /**
- * One chunk of a state transfer: documents in key order. `target` is the sender's vector
- * when the transfer began; the receiver adopts it only after the last chunk (`next`
- * undefined), because only then does it hold every document the target covers.
+ * One chunk of a state transfer: the documents with keys in (`after`, `next`], in key order.
+ * `target` is a vector the sender covered when it read them (the sender's vector when the
+ * transfer began, unless a later sender narrowed it); the receiver adopts it only once its
+ * chunks cover every key, because only then does it hold every document the target covers.
  */
 export interface Transfer {
   readonly target: VersionVector;
+  /** The last key of the chunk before this one; undefined for the first chunk. */
+  readonly after: DocKey | undefined;
   readonly docs: readonly DocSnapshot[];
+  /** The last key this chunk covers; undefined for the last chunk. */
   readonly next: DocKey | undefined;
+}
+
+/** Asks a peer to go on with the transfer `target` after key `after`. */
+export interface Resume {
+  readonly target: VersionVector;
+  readonly after: DocKey;
 }
 
 export interface SyncMessage {
@@ -39,6 +49,6 @@ export interface SyncMessage {
   readonly reply: boolean;
   readonly entries: readonly LogEntry[];
   readonly transfer?: Transfer;
-  /** Asks the receiver to go on with the transfer `target` after document `after`. */
-  readonly resume?: { readonly target: VersionVector; readonly after: DocKey };
+  /** Asks the receiver to go on with a transfer to the sender. */
+  readonly resume?: Resume;
 }
