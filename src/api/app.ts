@@ -18,8 +18,8 @@ import { LIST_METHODS, listRoutes } from './routes-list.js';
 const CORS = cors({
   origin: '*',
   allowMethods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
-  allowHeaders: ['Authorization', 'Content-Type', 'Consistency', 'Concord-Token', 'Concord-Region', 'If-Match', 'If-None-Match'],
-  exposeHeaders: ['Concord-Token', 'Concord-Member', 'ETag', 'Location', 'Retry-After', 'WWW-Authenticate'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Consistency', 'Concord-Token', 'Concord-Region', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Prefer'],
+  exposeHeaders: ['Concord-Token', 'Concord-Member', 'ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'Preference-Applied'],
   maxAge: 86400,
 });
 

@@ -18,6 +18,7 @@ import { limitBody } from './limits.js';
 import { ApiProblem } from './problems.js';
 import { base, jsonResponse, readTarget, reply, send, type Target } from './target.js';
 import { parseIfMatch, parseSince, readJson, requireMediaType } from './validate.js';
+import { writeIdentity } from './write-identity.js';
 
 const DOC = '/v1/:ns/docs/:key';
 
@@ -34,8 +35,12 @@ function docJson(result: DocResult): unknown {
   return result.json;
 }
 
+/** The answer to `Prefer: return=minimal`: status and headers, no body. */
+const minimalResponse = (result: DocResult, headers: Record<string, string>): Response =>
+  new Response(null, { status: result.status, headers: { ...headers, 'Preference-Applied': 'return=minimal' } });
+
 const renderDoc = (result: DocResult, headers: Record<string, string>): Response =>
-  jsonResponse(docJson(result), result.status, headers);
+  result.json === undefined && result.status !== 204 ? minimalResponse(result, headers) : jsonResponse(docJson(result), result.status, headers);
 
 /** `If-Match` read and checked against the level before anything else is sent. */
 function preconditions(c: Ctx, t: Target, guards: boolean): { ifMatch?: string[] } {
@@ -66,7 +71,8 @@ async function putDoc(c: Ctx): Promise<Response> {
   const pre = preconditions(c, t, false);
   const json = await readJson(c);
   if (!isJsonObject(json)) throw new ApiProblem('invalid-document', 'PUT needs a JSON object: a document is an object at its root');
-  return reply(t, await send(c, t, { op: 'put', ...base(t), ...pre, json }), renderDoc);
+  const id = await writeIdentity(c, t, JSON.stringify(json));
+  return reply(t, await send(c, t, { op: 'put', ...base(t), ...pre, ...id, json }), renderDoc);
 }
 
 async function patchDoc(c: Ctx): Promise<Response> {
@@ -76,7 +82,8 @@ async function patchDoc(c: Ctx): Promise<Response> {
   const patch = await readJson(c);
   // RFC 7396 would replace the whole target with a non-object patch; a document must stay an object.
   if (!isJsonObject(patch)) throw new ApiProblem('invalid-document', 'a merge patch of a document must be a JSON object');
-  return reply(t, await send(c, t, { op: 'patch', ...base(t), ...pre, patch }), renderDoc);
+  const id = await writeIdentity(c, t, JSON.stringify(patch));
+  return reply(t, await send(c, t, { op: 'patch', ...base(t), ...pre, ...id, patch }), renderDoc);
 }
 
 async function postOps(c: Ctx): Promise<Response> {
@@ -84,13 +91,14 @@ async function postOps(c: Ctx): Promise<Response> {
   requireMediaType(c, ['application/json']);
   const ops = parseOps(await readJson(c), c.get('config').maxOps);
   const pre = preconditions(c, t, hasGuards(ops));
-  return reply(t, await send(c, t, { op: 'ops', ...base(t), ...pre, ops }), renderDoc);
+  const id = await writeIdentity(c, t, JSON.stringify(ops));
+  return reply(t, await send(c, t, { op: 'ops', ...base(t), ...pre, ...id, ops }), renderDoc);
 }
 
 async function deleteDoc(c: Ctx): Promise<Response> {
   const t = await readTarget(c);
   const pre = preconditions(c, t, false);
-  const res = await send(c, t, { op: 'delete', ...base(t), ...pre });
+  const res = await send(c, t, { op: 'delete', ...base(t), ...pre, ...(await writeIdentity(c, t, '')) });
   return reply(t, res, (_, headers) => new Response(null, { status: 204, headers }));
 }
 
@@ -112,10 +120,12 @@ async function postCrdt(c: Ctx): Promise<Response> {
   const pre = preconditions(c, t, false);
   const bytes = new Uint8Array(await c.req.arrayBuffer());
   if (bytes.length === 0) throw new ApiProblem('invalid-update', `an empty body is no ${engine} update`);
-  const res = await send(c, t, { op: 'postCrdt', ...base(t), ...pre, engine, bytes });
-  return reply(t, res, (result, headers) =>
-    jsonResponse({ engine: result.engine ?? engine, json: docJson(result) }, result.status, headers),
-  );
+  const id = await writeIdentity(c, t, bytes);
+  const res = await send(c, t, { op: 'postCrdt', ...base(t), ...pre, ...id, engine, bytes });
+  return reply(t, res, (result, headers) => {
+    if (id.minimal) return minimalResponse(result, headers);
+    return jsonResponse({ engine: result.engine ?? engine, json: docJson(result) }, result.status, headers);
+  });
 }
 
 /** Registers the document routes on `app`. */
