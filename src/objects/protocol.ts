@@ -89,6 +89,8 @@ export interface MemberStats extends ReplicaStats {
   readonly behind: number;
   /** Milliseconds since the newest entry this member applied was written at its origin. */
   readonly lastAppliedAgeMs: number | null;
+  /** Pull rounds run for waiting session requests (shared by the requests waiting together). */
+  readonly sessionPulls: number;
 }
 
 /** The fault configuration of the test environment (`POST /v1/_test/faults`). */

@@ -29,12 +29,17 @@ import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 
 const random = { next: () => Math.random() };
+/** Pause between the shared pulls of waiting session requests. */
+const SESSION_POLL_PAUSE_MS = 25;
 
 export class ReplicaObject extends DurableObject<Env> {
   private readonly config: Config;
   private readonly queue = new StrongQueue({ now: () => Date.now() });
   /** Writes being carried out, by document and request id (see {@link once}). */
   private readonly inflight = new Map<string, Promise<DocResult>>();
+  /** The pull that waiting session requests share, and how many such pulls ran. */
+  private sharedPull: { pulled: Promise<unknown>; cycle: Promise<unknown> } | undefined;
+  private sessionPulls = 0;
   private shard!: ShardId;
   private region!: MemberId;
   private name!: string;
@@ -246,6 +251,7 @@ export class ReplicaObject extends DurableObject<Env> {
       epoch: this.role.epoch,
       behind,
       lastAppliedAgeMs: this.replica.lastHlc > 0 ? Math.max(0, Date.now() - this.replica.lastHlc) : null,
+      sessionPulls: this.sessionPulls,
     };
   }
 
@@ -353,10 +359,28 @@ export class ReplicaObject extends DurableObject<Env> {
     while (!this.replica.covers(token)) {
       const left = deadline - Date.now();
       if (left <= 0) throw new UnavailableError(`this region has not yet received the writes of your session token (waited ${this.config.sessionWaitMs} ms)`, 1);
-      const rounds = this.config.regions.filter((m) => m !== this.region).map((p) => this.peers.pull(p));
-      await Promise.race([Promise.allSettled(rounds), sleep(left)]);
-      if (!this.replica.covers(token)) await sleep(Math.min(25, Math.max(0, deadline - Date.now())));
+      const { pulled, cycle } = this.pullFromAll();
+      await Promise.race([pulled, sleep(left)]);
+      if (!this.replica.covers(token)) await Promise.race([cycle, sleep(Math.max(0, deadline - Date.now()))]);
     }
+  }
+
+  /**
+   * One pull from every peer, shared by every session request waiting meanwhile (a thousand
+   * waiting readers cost one round per peer, not a thousand), then a short pause before the
+   * next, so that unreachable peers are not asked in a tight loop.
+   */
+  private pullFromAll(): { pulled: Promise<unknown>; cycle: Promise<unknown> } {
+    if (!this.sharedPull) {
+      this.sessionPulls++;
+      const rounds = this.config.regions.filter((m) => m !== this.region).map((p) => this.peers.pull(p));
+      const pulled = Promise.allSettled(rounds);
+      const cycle = pulled.then(() => sleep(SESSION_POLL_PAUSE_MS)).finally(() => {
+        this.sharedPull = undefined;
+      });
+      this.sharedPull = { pulled, cycle };
+    }
+    return this.sharedPull;
   }
 
   /**
