@@ -479,6 +479,7 @@ export class Replica {
   }
 
   private commit(stage: Stage): void {
+    if (this.unchanged(stage)) return;
     const meta: ReplicaMeta = { ...this.meta, vv: stage.vv, horizon: stage.horizon, hlc: this.hlc.current, transfer: stage.transfer };
     try {
       this.storage.commit({
@@ -498,6 +499,25 @@ export class Replica {
     for (const m of stage.docs.values()) this.docs.setMeta(m);
     if (stage.truncate) this.logBytes = this.storage.logSize().bytes;
     this.docs.trim();
+  }
+
+  /**
+   * A message that brought nothing new (a digest, duplicates) commits nothing: a row written
+   * per message was most of the cost of an idle gossip round. What peers are known to have is
+   * then kept in memory until the next commit; it is re-learned by gossip after a restart.
+   */
+  private unchanged(stage: Stage): boolean {
+    return (
+      stage.append.length === 0 &&
+      stage.docs.size === 0 &&
+      stage.states.length === 0 &&
+      !stage.truncate &&
+      !stage.outcomes &&
+      stage.vv === this.meta.vv &&
+      stage.horizon === this.meta.horizon &&
+      stage.transfer === this.meta.transfer &&
+      this.hlc.current === this.meta.hlc
+    );
   }
 
   /** Every so often, a commit that records outcomes also drops the expired ones. */

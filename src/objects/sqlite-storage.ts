@@ -10,7 +10,7 @@ import type { DocKey, MemberId } from '../core/ids.js';
 import type { EngineName } from '../core/engines/engine.js';
 import { entrySize, type EntryKind, type LogEntry } from '../core/log.js';
 import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredOutcome, StoredState } from '../core/storage.js';
-import { members, type VersionVector } from '../core/version-vector.js';
+import { get, members, type VersionVector } from '../core/version-vector.js';
 
 /** Values above this size are stored in parts (the SQLite row limit is 2 MB). */
 export const PART_BYTES = 1024 * 1024;
@@ -37,10 +37,19 @@ type Row = Record<string, SqlStorageValue>;
 
 export class SqliteStorage implements Storage {
   private readonly sql: SqlStorage;
+  /**
+   * The log's size and its origins, kept beside the table: counting or scanning the log on
+   * every message cost a full table scan each time.
+   */
+  private size: { entries: number; bytes: number };
+  private readonly origins: Set<MemberId>;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     this.sql.exec(SCHEMA);
+    const r = this.sql.exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log').one();
+    this.size = { entries: r.n, bytes: r.b };
+    this.origins = new Set(this.sql.exec<{ origin: string }>('SELECT DISTINCT origin FROM log').toArray().map((o) => o.origin as MemberId));
   }
 
   loadMeta(): ReplicaMeta | undefined {
@@ -67,19 +76,30 @@ export class SqliteStorage implements Storage {
     return { snapshot, increments };
   }
 
+  /**
+   * One index range per origin (what `vv` lacks of it), merged in log order: the cost is the
+   * entries returned, not the log's length.
+   */
   scanLog(vv: VersionVector, maxBytes: number): LogScan {
-    const ms = members(vv);
-    const cases = ms.map(() => 'WHEN ? THEN ?').join(' ');
-    const where = ms.length ? `WHERE seq > CASE origin ${cases} ELSE 0 END` : '';
-    const bindings = ms.flatMap((m) => [m, vv[m]!]);
-    const cursor = this.sql.exec<Row>(`SELECT * FROM log ${where} ORDER BY lsn`, ...bindings);
+    const heads: { row: Row; rest: Iterator<Row> }[] = [];
+    for (const origin of this.origins) {
+      const rest = this.sql.exec<Row>('SELECT * FROM log WHERE origin = ? AND seq > ? ORDER BY seq', origin, get(vv, origin))[Symbol.iterator]();
+      const first = rest.next();
+      if (!first.done) heads.push({ row: first.value, rest });
+    }
     const entries: LogEntry[] = [];
     let bytes = 0;
-    for (const row of cursor) {
-      const size = row['size'] as number;
+    while (heads.length > 0) {
+      let at = 0;
+      for (let i = 1; i < heads.length; i++) if ((heads[i]!.row['lsn'] as number) < (heads[at]!.row['lsn'] as number)) at = i;
+      const head = heads[at]!;
+      const size = head.row['size'] as number;
       if (entries.length > 0 && bytes + size > maxBytes) return { entries, more: true };
-      entries.push(this.readEntry(row));
+      entries.push(this.readEntry(head.row));
       bytes += size;
+      const next = head.rest.next();
+      if (next.done) heads.splice(at, 1);
+      else head.row = next.value;
     }
     return { entries, more: false };
   }
@@ -92,14 +112,19 @@ export class SqliteStorage implements Storage {
   }
 
   logSize(): { entries: number; bytes: number } {
-    const r = this.sql.exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log').one();
-    return { entries: r.n, bytes: r.b };
+    return { ...this.size };
   }
 
   commit(c: Commit): void {
+    // The log's counters change only once the transaction has landed.
+    const delta = { entries: 0, bytes: 0 };
     this.storage.transactionSync(() => {
       if (c.meta) this.sql.exec('INSERT OR REPLACE INTO meta (id, json) VALUES (1, ?)', JSON.stringify(c.meta));
-      for (const e of c.append ?? []) this.appendEntry(e);
+      for (const e of c.append ?? []) {
+        this.appendEntry(e);
+        delta.entries++;
+        delta.bytes += entrySize(e);
+      }
       for (const d of c.docs ?? []) this.sql.exec('INSERT OR REPLACE INTO docs (doc, json) VALUES (?, ?)', d.doc, JSON.stringify(d));
       for (const { doc, write } of c.states ?? []) {
         if ('snapshot' in write) {
@@ -112,7 +137,11 @@ export class SqliteStorage implements Storage {
           this.insertState(doc, write.engine, next, write.increment);
         }
       }
-      if (c.truncate) this.truncate(c.truncate);
+      if (c.truncate) {
+        const gone = this.truncate(c.truncate);
+        delta.entries -= gone.entries;
+        delta.bytes -= gone.bytes;
+      }
       for (const o of c.outcomes ?? []) {
         this.sql.exec(
           'INSERT OR REPLACE INTO outcomes (doc, id, fingerprint, expires, response) VALUES (?, ?, ?, ?, ?)',
@@ -121,6 +150,8 @@ export class SqliteStorage implements Storage {
       }
       if (c.expireOutcomes !== undefined) this.sql.exec('DELETE FROM outcomes WHERE expires < ?', c.expireOutcomes);
     });
+    this.size = { entries: this.size.entries + delta.entries, bytes: this.size.bytes + delta.bytes };
+    for (const e of c.append ?? []) this.origins.add(e.origin);
   }
 
   private appendEntry(e: LogEntry): void {
@@ -150,12 +181,21 @@ export class SqliteStorage implements Storage {
     this.sql.exec('DELETE FROM states WHERE doc = ? AND engine = ?', doc, engine);
   }
 
-  private truncate(upTo: VersionVector): void {
+  /** Drops entries at or below `upTo`; answers what was dropped. */
+  private truncate(upTo: VersionVector): { entries: number; bytes: number } {
+    const gone = { entries: 0, bytes: 0 };
     for (const m of members(upTo)) {
+      const r = this.sql
+        .exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log WHERE origin = ? AND seq <= ?', m, upTo[m]!)
+        .one();
+      if (r.n === 0) continue;
+      gone.entries += r.n;
+      gone.bytes += r.b;
       const chunked = this.sql.exec<{ lsn: number }>('SELECT lsn FROM log WHERE origin = ? AND seq <= ? AND parts > 1', m, upTo[m]!);
       for (const { lsn } of chunked.toArray()) this.sql.exec('DELETE FROM parts WHERE owner = ?', logOwner(lsn));
       this.sql.exec('DELETE FROM log WHERE origin = ? AND seq <= ?', m, upTo[m]!);
     }
+    return gone;
   }
 
   private writeParts(owner: string, parts: Uint8Array[]): void {
