@@ -1,11 +1,12 @@
 /**
- * The simulator must catch broken replicas: each mutant in `mutants.ts` once passed 200 seeds, because
- * the checker skipped the content of documents that see deletes and checked deletes only by
- * vector coverage. Each must now fail within the seed budget, with a failure from the
- * model's content or metadata checks, while the real replica passes the seed that caught it.
+ * The simulator must catch broken replicas (`test/support/sim/mutants.ts`). The first two
+ * kinds once passed 200 seeds, because the checker skipped the content of documents that see
+ * deletes and checked deletes only by vector coverage; the storage-fault ones had no faults
+ * to meet. Each must now fail within the seed budget with the failure of the check meant to
+ * catch it, while the real replica passes the seed that caught it.
  */
 import { describe, expect, it } from 'vitest';
-import { EmptyData, deleteWins } from '../support/sim/mutants.js';
+import { EmptyData, SwallowsCommitFailure, deleteWins, keepsEnginesAfterFailure } from '../support/sim/mutants.js';
 import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
 import { AM_DOCS, MIXED_DOC, YJS_DOCS } from '../support/sim/workload.js';
 
@@ -43,4 +44,19 @@ describe('the simulator catches broken replicas', () => {
     expect(caught!.message).toMatch(MODEL_FAILURE);
     expect(() => simulate({ seed: caught!.seed })).not.toThrow();
   });
+
+  it('a replica that answers a write whose commit failed as acknowledged', () => {
+    const caught = firstCaught((config, env) => new SwallowsCommitFailure(config, env));
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(/acknowledged \w+:\d+ but storage does not hold it/);
+    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+  });
+
+  it('a replica whose engines stay ahead of storage after a failed commit', () => {
+    const caught = firstCaught(keepsEnginesAfterFailure);
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(/state of .* in memory is .*, storage holds/);
+    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+  });
+
 });

@@ -10,6 +10,9 @@ describe('deterministic simulator', () => {
     const reports = Array.from({ length: 40 }, (_, i) => simulate({ seed: 9000 + i }));
     expect(reports.some((r) => r.crashes > 0)).toBe(true);
     expect(reports.some((r) => r.dropped > 0)).toBe(true);
+    expect(reports.some((r) => r.commitFailures > 0)).toBe(true);
+    expect(reports.some((r) => r.commitCrashes > 0)).toBe(true);
+    expect(reports.some((r) => r.unacknowledged > 0)).toBe(true);
     expect(new Set(reports.map((r) => r.members))).toEqual(new Set([3, 4, 5]));
   });
 

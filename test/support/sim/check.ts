@@ -6,6 +6,8 @@
  * acceptance or refusal justified by what the member had seen.
  */
 import { sameDocMeta } from '../../../src/core/doc-meta.js';
+import { restoreEngine } from '../../../src/core/engines/index.js';
+import type { EngineName } from '../../../src/core/engines/engine.js';
 import type { DocKey } from '../../../src/core/ids.js';
 import type { JsonObject } from '../../../src/core/json.js';
 import type { Replica } from '../../../src/core/replica.js';
@@ -121,6 +123,32 @@ export function checkMemberView(sim: Simulation, node: Node, doc: DocKey): void 
   const r = node.replica!;
   const ctx = r.docs.meta(doc)?.vv;
   checkDoc(r, doc, ctx ? sim.model.expect(doc, ctx) : undefined, 'when a client came');
+}
+
+/**
+ * What a member holds in memory is what its storage committed: vector and document metadata
+ * always, and with `engines` (after a failed commit) every document's engine states too.
+ */
+export function checkMemoryMatchesStorage(node: Node, engines: boolean): void {
+  const r = node.replica!;
+  const committed = node.storage.loadMeta();
+  if (committed && !equals(committed.vv, r.vv)) throw new Error(`${node.id}: vector in memory differs from storage`);
+  const stored = node.storage.loadDocs();
+  if (stored.length !== r.docs.size) throw new Error(`${node.id}: ${r.docs.size} documents in memory, ${stored.length} in storage`);
+  for (const s of stored) {
+    const m = r.docs.meta(s.doc);
+    if (!m || !sameDocMeta(m, s)) throw new Error(`${node.id}: metadata of ${JSON.stringify(s.doc)} in memory differs from storage`);
+    if (!engines) continue;
+    for (const engine of Object.keys(s.creators) as EngineName[]) {
+      const state = node.storage.loadState(s.doc, engine);
+      const chunks = state ? [...(state.snapshot ? [state.snapshot] : []), ...state.increments] : [];
+      const fresh = restoreEngine(engine, chunks, { actor: new Uint8Array(16).fill(1) });
+      const want = canonical(fresh.toJSON());
+      fresh.free();
+      const got = canonical(r.docs.engine(s.doc, engine).toJSON());
+      if (got !== want) throw new Error(`${node.id}: ${engine} state of ${JSON.stringify(s.doc)} in memory is ${got}, storage holds ${want}`);
+    }
+  }
 }
 
 /** Hybrid clocks: each member's entries carry strictly increasing times, crashes and skew notwithstanding. */

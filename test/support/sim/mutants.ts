@@ -7,8 +7,9 @@ import { restoreEngine } from '../../../src/core/engines/index.js';
 import type { DocKey } from '../../../src/core/ids.js';
 import type { LogEntry } from '../../../src/core/log.js';
 import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
-import type { DocMeta } from '../../../src/core/storage.js';
+import type { Commit, DocMeta } from '../../../src/core/storage.js';
 import type { VersionVector } from '../../../src/core/version-vector.js';
+import { CommitFailure } from './storage.js';
 
 /** Acknowledges every write to `victim` but stores no data for it, on every member alike. */
 export class EmptyData extends Replica {
@@ -50,3 +51,47 @@ export function deleteWins(config: ReplicaConfig, env: ReplicaEnv): Replica {
   };
   return r;
 }
+
+/** Answers a write whose commit failed as if it had succeeded. */
+export class SwallowsCommitFailure extends Replica {
+  override write(...args: Parameters<Replica['write']>): WriteResult {
+    try {
+      return super.write(...args);
+    } catch (err) {
+      if (!(err instanceof CommitFailure)) throw err;
+      const [doc] = args;
+      const meta = this.docs.meta(doc);
+      const entry: LogEntry = { origin: this.self, seq: (this.vv[this.self] ?? 0) + 1, doc, engine: args[1], kind: 'update', hlc: this.lastHlc, deps: meta?.vv ?? {}, data: new Uint8Array(0) };
+      return { entry, vv: this.vv, doc: meta ?? { doc, vv: {}, removed: {}, creators: {} } };
+    }
+  }
+}
+
+/** Keeps its engines after a failed commit, so memory runs ahead of what storage holds. */
+export function keepsEnginesAfterFailure(config: ReplicaConfig, env: ReplicaEnv): Replica {
+  let failed = false;
+  const storage = new Proxy(env.storage, {
+    get(target, key) {
+      if (key === 'commit') {
+        return (c: Commit) => {
+          try {
+            target.commit(c);
+          } catch (err) {
+            failed = err instanceof CommitFailure;
+            throw err;
+          }
+        };
+      }
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const r = new Replica(config, { ...env, storage });
+  const evict = r.docs.evict.bind(r.docs);
+  r.docs.evict = (doc?: DocKey) => {
+    if (doc === undefined && failed) failed = false;
+    else evict(doc);
+  };
+  return r;
+}
+

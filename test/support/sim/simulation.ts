@@ -16,7 +16,7 @@ import { type Clock, seededRandom, type Random } from '../../../src/core/ports.j
 import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
 import { emptyVV, equals, type VersionVector } from '../../../src/core/version-vector.js';
 import { decodeMessage } from '../../../src/core/wire/codec.js';
-import { checkConverged, checkMemberView, converged } from './check.js';
+import { checkConverged, checkMemberView, checkMemoryMatchesStorage, converged } from './check.js';
 import { Model, type Write } from './model.js';
 import { NO_FAULTS, SimNetwork } from './network.js';
 import { CommitFailure, SimCrash, SimStorage } from './storage.js';
@@ -55,6 +55,11 @@ export interface SimReport {
   readonly members: number;
   readonly writes: number;
   readonly crashes: number;
+  /** Commits that storage refused (nothing applied), and crashes inside a commit (counted in `crashes` too). */
+  readonly commitFailures: number;
+  readonly commitCrashes: number;
+  /** Writes that were committed but whose clients were not told (a crash or failure after the commit). */
+  readonly unacknowledged: number;
   readonly healRounds: number;
   readonly messages: number;
   readonly dropped: number;
@@ -223,7 +228,9 @@ export class Simulation {
       this.crash(node);
       return true;
     }
-    return err instanceof CommitFailure;
+    if (!(err instanceof CommitFailure)) return false;
+    checkMemoryMatchesStorage(node, true);
+    return true;
   }
 
   /** Gossip timers: each member starts a round with a random peer every interval. */
@@ -258,10 +265,17 @@ export class Simulation {
         minDelay: 1,
         maxDelay: 1 + Math.floor(this.rng.next() * 60),
       };
+      this.drawCommitFaults();
     }
     this.tickGossip();
     this.net.run(this.net.now + Math.floor(this.rng.next() * 15));
     this.checkStep();
+  }
+
+  /** Half the time storage is sound; otherwise each commit fails or crashes at one rate for all members. */
+  private drawCommitFaults(): void {
+    const rate = this.rng.next() < 0.5 ? 0 : this.rng.next() * 0.08;
+    for (const n of this.nodes) n.storage.faultRate = rate;
   }
 
   /** Heals, splits into two random groups, or cuts or restores one link ("swizzle"). */
@@ -283,8 +297,7 @@ export class Simulation {
   private checkStep(): void {
     for (const node of this.up()) {
       const r = node.replica!;
-      const committed = node.storage.loadMeta();
-      if (committed && !equals(committed.vv, r.vv)) throw new Error(`${node.id}: vector in memory differs from storage`);
+      checkMemoryMatchesStorage(node, false);
       for (const other of this.nodes) {
         const written = other.storage.loadMeta()?.vv[other.id] ?? 0;
         if ((r.vv[other.id] ?? 0) > written) throw new Error(`${node.id} claims entries of ${other.id} that were never written`);
@@ -295,7 +308,10 @@ export class Simulation {
 
   /** Heal everything, then full-mesh gossip rounds until converged (bounded). */
   heal(): number {
-    for (const n of this.nodes) if (!n.replica) this.start(n);
+    for (const n of this.nodes) {
+      n.storage.faultRate = 0;
+      if (!n.replica) this.start(n);
+    }
     this.net.heal();
     this.net.faults = NO_FAULTS;
     this.net.run(Infinity);
@@ -316,6 +332,7 @@ export class Simulation {
     const steps = this.opts.steps ?? 60;
     for (const req of setupRequests()) this.request(this.nodes[0]!, req);
     this.heal();
+    this.drawCommitFaults();
     for (let i = 0; i < steps; i++) this.chaosStep(i, steps);
     const healRounds = this.heal();
     checkConverged(this);
@@ -324,6 +341,9 @@ export class Simulation {
       members: this.nodes.length,
       writes: this.acked.length,
       crashes: this.crashes,
+      commitFailures: this.nodes.reduce((n, x) => n + x.storage.failures, 0),
+      commitCrashes: this.nodes.reduce((n, x) => n + x.storage.crashes, 0),
+      unacknowledged: this.model.writes().filter((w) => !w.acked).length,
       healRounds,
       messages: this.net.sent,
       dropped: this.net.dropped,
