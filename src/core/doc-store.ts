@@ -15,6 +15,11 @@ import type { Engine, EngineName, EngineOptions } from './engines/engine.js';
 import type { DocMeta, StateWrite, Storage } from './storage.js';
 
 const MAX_INCREMENTS = 256;
+/**
+ * Stored bytes of engines kept in memory. An engine in memory takes several times its stored
+ * size, so this keeps a member's engines far below a Durable Object's 128 MB.
+ */
+export const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
 const MIN_SNAPSHOT_SLACK = 16 * 1024;
 
 interface Cached {
@@ -28,12 +33,15 @@ export class DocStore {
   private metas = new Map<DocKey, DocMeta>();
   private sorted: DocKey[] | undefined;
   private readonly cache = new Map<string, Cached>();
+  /** Stored bytes of the cached engines: what bounds their memory, whatever their number. */
+  private cachedBytes = 0;
 
   constructor(
     private readonly storage: Storage,
     private readonly engineOptions: () => EngineOptions,
     private readonly cacheSize: number,
     private readonly load: EngineLoader = restoreEngine,
+    private readonly cacheBytes = DEFAULT_CACHE_BYTES,
   ) {
     for (const m of storage.loadDocs()) this.metas.set(m.doc, m);
   }
@@ -47,7 +55,9 @@ export class DocStore {
   }
 
   setMeta(m: DocMeta): void {
-    if (!this.metas.has(m.doc)) this.sorted = undefined;
+    // In place: re-sorting every key per new document would cost each transfer chunk or
+    // listing the whole shard while documents are being created.
+    if (!this.metas.has(m.doc) && this.sorted) this.sorted.splice(indexFrom(this.sorted, m.doc), 0, m.doc);
     this.metas.set(m.doc, m);
   }
 
@@ -97,9 +107,11 @@ export class DocStore {
     const c = this.cached(doc, name);
     c.increments++;
     c.incrementBytes += update.length;
+    this.cachedBytes += update.length;
     const slack = Math.max(c.snapshotBytes, MIN_SNAPSHOT_SLACK);
     if (forceSnapshot || c.increments > MAX_INCREMENTS || c.incrementBytes > slack) {
       const snapshot = c.engine.save();
+      this.cachedBytes += snapshot.length - c.snapshotBytes - c.incrementBytes;
       c.increments = 0;
       c.incrementBytes = 0;
       c.snapshotBytes = snapshot.length;
@@ -114,7 +126,9 @@ export class DocStore {
    * would miss the batch's earlier updates.
    */
   trim(): void {
-    while (this.cache.size > this.cacheSize) this.drop(this.cache.keys().next().value!);
+    // The engine used last stays, however large: the next request most likely wants it.
+    while (this.cache.size > 1 && this.overBudget) this.drop(this.cache.keys().next().value!);
+    if (this.cache.size > this.cacheSize) this.drop(this.cache.keys().next().value!);
   }
 
   /** Drops cached engines, e.g. after a failed commit left them ahead of storage. */
@@ -126,11 +140,20 @@ export class DocStore {
   /** Forgets every cached engine without freeing it (when freeing itself fails). */
   forget(): void {
     this.cache.clear();
+    this.cachedBytes = 0;
+  }
+
+  /** True when the cached engines outgrow the cache's bounds (a long batch commits in parts then). */
+  get overBudget(): boolean {
+    return this.cache.size > this.cacheSize || this.cachedBytes > this.cacheBytes;
   }
 
   private drop(key: string): void {
-    this.cache.get(key)?.engine.free();
+    const c = this.cache.get(key);
+    if (!c) return;
+    this.cachedBytes -= c.snapshotBytes + c.incrementBytes;
     this.cache.delete(key);
+    c.engine.free();
   }
 
   private cached(doc: DocKey, name: EngineName): Cached {
@@ -150,6 +173,7 @@ export class DocStore {
       snapshotBytes: stored?.snapshot?.length ?? 0,
     };
     this.cache.set(key, c);
+    this.cachedBytes += c.snapshotBytes + c.incrementBytes;
     return c;
   }
 }

@@ -38,6 +38,8 @@ export interface ReplicaConfig {
   readonly logMaxBytes?: number;
   /** Document engines kept in memory. */
   readonly docCache?: number;
+  /** Stored bytes of document engines kept in memory (default 8 MiB). */
+  readonly docCacheBytes?: number;
   /** Out-of-order remote entries held in memory. */
   readonly pendingCapacity?: number;
   /** Deepest nesting a local write may create (`MAX_DEPTH`). */
@@ -137,6 +139,7 @@ export class Replica {
       () => ({ actor: actorId(this.self, random), ...(maxDepth !== undefined && { maxDepth }) }),
       config.docCache ?? 512,
       env.engines,
+      config.docCacheBytes,
     );
     this.pending = new CausalBuffer(config.pendingCapacity ?? 10_000);
     this.meta = env.storage.loadMeta() ?? { vv: emptyVV, horizon: emptyVV, peers: {}, hlc: 0 };
@@ -414,10 +417,21 @@ export class Replica {
       for (let e = this.pending.takeReady(stage.vv); e; e = this.pending.takeReady(stage.vv)) {
         if (e.data.length > 0) this.docs.engine(e.doc, e.engine).merge(e.data);
         this.record(stage, e, e.data.length > 0 ? e.data : null);
+        // A batch that touches more documents than memory holds commits in parts, each whole.
+        if (this.docs.overBudget) this.flush(stage);
       }
     } catch (err) {
       throw this.fault('applying a peer\'s entries', err);
     }
+  }
+
+  /** Commits what `stage` holds so far and empties it, so that the engines it loaded can go. */
+  private flush(stage: Stage): void {
+    this.commit(stage);
+    stage.append.length = 0;
+    stage.docs.clear();
+    stage.states.length = 0;
+    stage.truncate = undefined;
   }
 
   /** Records what a peer is known to have (from a reply outside the sync conversation). */
