@@ -93,6 +93,8 @@ export interface ReplicaStats {
   readonly pending: number;
   /** Engine failures that were not validation errors (each dropped the engines; see {@link EngineFaultError}). */
   readonly engineFaults: number;
+  /** What the last of them was, for operators. */
+  readonly lastEngineFault: string | null;
   /** A state transfer being received: from whom the latest chunk came, and documents so far. */
   readonly transfer: { readonly from: MemberId; readonly docs: number } | null;
 }
@@ -123,6 +125,7 @@ export class Replica {
   private logBytes: number;
   /** Engine failures that were not validation errors, since this replica was built. */
   private engineFaults = 0;
+  private lastEngineFault: string | null = null;
   private outcomesSincePurge = 0;
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
@@ -375,6 +378,7 @@ export class Replica {
     const log = this.storage.logSize();
     return {
       engineFaults: this.engineFaults,
+      lastEngineFault: this.lastEngineFault,
       vv: this.meta.vv,
       horizon: this.meta.horizon,
       docs: this.docs.size,
@@ -565,6 +569,7 @@ export class Replica {
   private fault(during: string, err: unknown): EngineFaultError {
     if (err instanceof EngineFaultError) return err;
     this.engineFaults++;
+    this.lastEngineFault = `${during}: ${err instanceof Error ? err.message : String(err)}`;
     this.logBytes = this.storage.logSize().bytes;
     try {
       this.docs.evict();
