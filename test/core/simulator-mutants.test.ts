@@ -6,7 +6,7 @@
  * catch it, while the real replica passes the seed that caught it.
  */
 import { describe, expect, it } from 'vitest';
-import { EmptyData, SwallowsCommitFailure, deleteWins, keepsEnginesAfterFailure } from '../support/sim/mutants.js';
+import { EmptyData, SwallowsCommitFailure, deleteWins, forgetsClockOnRestart, keepsEnginesAfterFailure } from '../support/sim/mutants.js';
 import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
 import { AM_DOCS, MIXED_DOC, YJS_DOCS } from '../support/sim/workload.js';
 
@@ -59,4 +59,10 @@ describe('the simulator catches broken replicas', () => {
     expect(() => simulate({ seed: caught!.seed })).not.toThrow();
   });
 
+  it('a replica that forgets its hybrid clock at a restart, where the machine's clock may come back behind', () => {
+    const caught = firstCaught(forgetsClockOnRestart);
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(/has hlc \d+, not after/);
+    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+  });
 });

@@ -95,3 +95,19 @@ export function keepsEnginesAfterFailure(config: ReplicaConfig, env: ReplicaEnv)
   return r;
 }
 
+/** Forgets its hybrid clock at every restart, so a member whose clock came back behind issues times it already used. */
+export function forgetsClockOnRestart(config: ReplicaConfig, env: ReplicaEnv): Replica {
+  const storage = new Proxy(env.storage, {
+    get(target, key) {
+      if (key === 'loadMeta') {
+        return () => {
+          const meta = target.loadMeta();
+          return meta && { ...meta, hlc: 0 };
+        };
+      }
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return new Replica(config, { ...env, storage });
+}

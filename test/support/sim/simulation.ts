@@ -8,7 +8,7 @@
  * restarts), heal (all members up, network whole), then bounded gossip rounds and the
  * checks in `check.ts`.
  */
-import { ConcordError } from '../../../src/core/errors.js';
+import { ConcordError, EngineFaultError } from '../../../src/core/errors.js';
 import { type DocKey, type MemberId } from '../../../src/core/ids.js';
 import type { EngineName } from '../../../src/core/engines/engine.js';
 import type { LogEntry } from '../../../src/core/log.js';
@@ -39,6 +39,8 @@ export interface SimOptions {
    * broken replicas here to prove that the checks catch them.
    */
   readonly replica?: (config: ReplicaConfig, env: ReplicaEnv) => Replica;
+  /** Bound of each member's clock offset (ms); by default drawn from the seed. */
+  readonly clockSkew?: number;
 }
 
 /** A request a member refused with a typed error, and the document vector it decided on. */
@@ -60,6 +62,9 @@ export interface SimReport {
   readonly commitCrashes: number;
   /** Writes that were committed but whose clients were not told (a crash or failure after the commit). */
   readonly unacknowledged: number;
+  readonly storageFaultsAsEngineFaults: number;
+  /** Bound of the members' clock offsets in this run (ms). */
+  readonly maxSkew: number;
   readonly healRounds: number;
   readonly messages: number;
   readonly dropped: number;
@@ -76,14 +81,22 @@ export class SimFailure extends Error {
 const GOSSIP_INTERVAL = 40;
 const MAX_STEPS = 16;
 const MAX_HEAL_ROUNDS = 40;
+/** Bound of the clock offsets drawn from the seed (ms), well beyond message delays and gossip intervals. */
+const MAX_SKEW = 500;
+
+/** Wall-clock time at virtual time 0, so that skewed clocks stay positive. */
+const EPOCH = 1_000_000;
 
 export class Node {
   replica: Replica | undefined;
   readonly storage: SimStorage;
+  /** This member's wall clock: virtual time plus its own offset. */
   readonly clock: Clock;
+  /** Milliseconds this member's clock is ahead of virtual time (negative: behind). */
+  skew = 0;
   constructor(readonly id: MemberId, readonly random: Random, faults: Random, net: SimNetwork) {
     this.storage = new SimStorage(id, faults);
-    this.clock = { now: () => net.now };
+    this.clock = { now: () => EPOCH + net.now + this.skew };
   }
 }
 
@@ -94,9 +107,12 @@ export class Simulation {
   /** Every entry committed at its origin, with what its client meant and whether it was told. */
   readonly model = new Model();
   readonly refusals: Refusal[] = [];
+  readonly maxSkew: number;
   /** Fields are named by this counter, so every request writes its own. */
   private requests = 0;
   crashes = 0;
+  /** Storage faults that surfaced as engine faults (see {@link storageFault}). */
+  storageFaultsAsEngineFaults = 0;
   transfers = 0;
   maxLogBytes = 0;
   private nextGossip = new Map<MemberId, number>();
@@ -108,7 +124,16 @@ export class Simulation {
     this.nodes = memberIds(n).map(
       (id, i) => new Node(id, seededRandom(opts.seed * 7919 + i + 1), seededRandom(opts.seed * 104_729 + i + 1), this.net),
     );
-    for (const node of this.nodes) this.start(node);
+    this.maxSkew = opts.clockSkew ?? (this.rng.next() < 0.25 ? 0 : Math.floor(this.rng.next() * MAX_SKEW));
+    for (const node of this.nodes) {
+      node.skew = this.drawSkew();
+      this.start(node);
+    }
+  }
+
+  /** Clocks disagree by up to `maxSkew` either way: hybrid clocks must keep each member's times increasing and engine conflicts decided alike. */
+  private drawSkew(): number {
+    return Math.round((this.rng.next() * 2 - 1) * this.maxSkew);
   }
 
   get members(): MemberId[] {
@@ -132,6 +157,12 @@ export class Simulation {
 
   get acked(): Write[] {
     return this.model.writes().filter((w) => w.acked);
+  }
+
+  /** A member restarts, possibly on a machine whose clock is set differently, even behind the one before. */
+  restart(node: Node): void {
+    if (this.rng.next() < 0.5) node.skew = this.drawSkew();
+    this.start(node);
   }
 
   crash(node: Node): void {
@@ -224,6 +255,12 @@ export class Simulation {
    * match storage. False when `err` is no injected fault.
    */
   private storageFault(node: Node, err: unknown): boolean {
+    // A replica that commits a large batch in parts reports a storage fault in a part as an
+    // engine fault (src/core/replica.ts applyReady): what landed is the same, so unwrap it.
+    if (err instanceof EngineFaultError && (err.cause instanceof SimCrash || err.cause instanceof CommitFailure)) {
+      this.storageFaultsAsEngineFaults++;
+      err = err.cause;
+    }
     if (err instanceof SimCrash) {
       this.crash(node);
       return true;
@@ -232,6 +269,7 @@ export class Simulation {
     checkMemoryMatchesStorage(node, true);
     return true;
   }
+
 
   /** Gossip timers: each member starts a round with a random peer every interval. */
   private tickGossip(): void {
@@ -255,7 +293,7 @@ export class Simulation {
       this.crash(pick(this.rng, up));
     } else if (roll < 0.7 && down.length > 0) {
       const node = pick(this.rng, down);
-      if (node !== outage) this.start(node);
+      if (node !== outage) this.restart(node);
     } else if (roll < 0.78) {
       this.changePartition();
     } else if (roll < 0.83) {
@@ -310,7 +348,7 @@ export class Simulation {
   heal(): number {
     for (const n of this.nodes) {
       n.storage.faultRate = 0;
-      if (!n.replica) this.start(n);
+      if (!n.replica) this.restart(n);
     }
     this.net.heal();
     this.net.faults = NO_FAULTS;
@@ -344,6 +382,8 @@ export class Simulation {
       commitFailures: this.nodes.reduce((n, x) => n + x.storage.failures, 0),
       commitCrashes: this.nodes.reduce((n, x) => n + x.storage.crashes, 0),
       unacknowledged: this.model.writes().filter((w) => !w.acked).length,
+      storageFaultsAsEngineFaults: this.storageFaultsAsEngineFaults,
+      maxSkew: this.maxSkew,
       healRounds,
       messages: this.net.sent,
       dropped: this.net.dropped,
