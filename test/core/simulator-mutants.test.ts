@@ -59,7 +59,7 @@ describe('the simulator catches broken replicas', () => {
     expect(() => simulate({ seed: caught!.seed })).not.toThrow();
   });
 
-  it('a replica that forgets its hybrid clock at a restart, where the machine's clock may come back behind', () => {
+  it('a replica that forgets its hybrid clock at a restart, whose clock may come back behind', () => {
     const caught = firstCaught(forgetsClockOnRestart);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/has hlc \d+, not after/);
