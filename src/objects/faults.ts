@@ -20,10 +20,19 @@ export function partitioned(cfg: FaultConfig | null, a: string, b: string): bool
   return ga >= 0 && gb >= 0 && ga !== gb;
 }
 
+/** How many of a configuration's `failNext` failures have been thrown (per member: each holds its own). */
+const failed = new WeakMap<FaultConfig, number>();
+
 /** Applies the faults to one message from `from` to `to`: delays it, or throws as if it were lost. */
 export async function injectFaults(cfg: FaultConfig | null, from: string, to: string): Promise<void> {
   if (!cfg) return;
   if (partitioned(cfg, from, to)) throw new UnreachableError(`${to} is partitioned from ${from}`);
+  const n = failed.get(cfg) ?? 0;
+  if (cfg.failNext && n < cfg.failNext.times) {
+    failed.set(cfg, n + 1);
+    const { retryable = false, overloaded = false } = cfg.failNext;
+    throw Object.assign(new Error(`injected failure ${n + 1} of ${cfg.failNext.times} from ${from} to ${to}`), { retryable, overloaded });
+  }
   if (cfg.delayMs) await sleep(cfg.delayMs);
   if (cfg.dropRate && Math.random() < cfg.dropRate) throw new UnreachableError(`message from ${from} to ${to} was dropped`);
 }

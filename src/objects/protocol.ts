@@ -101,6 +101,12 @@ export interface FaultConfig {
   readonly dropRate?: number;
   /** Added latency of every member-to-member message. */
   readonly delayMs?: number;
+  /**
+   * The next `times` messages this member sends fail before they leave, with an error shaped
+   * as the runtime's (`retryable`, `overloaded`), so that the transport's retry paths run.
+   * Set over RPC by the workerd tests only; the HTTP fault route does not take it.
+   */
+  readonly failNext?: { readonly times: number; readonly retryable?: boolean; readonly overloaded?: boolean };
 }
 
 /** The answer to a leader's replication request (errors cross RPC as values, not exceptions). */

@@ -115,16 +115,16 @@ describe('replica: remote entries', () => {
         const reference = ms[0]!.replica;
         const shuffled = fc.sample(fc.shuffledSubarray(entries.concat(entries.slice(0, 5)), { minLength: entries.length + 5 }), { seed: shuffleSeed, numRuns: 1 })[0]!;
         const fresh = member('eeur', [...ids, 'eeur'], {}, 5).replica;
-        for (const e of shuffled) {
+        for (const [i, e] of shuffled.entries()) {
           const vvBefore = fresh.vv;
           fresh.receive(ms[0]!.replica.push([e]));
-          // Never claims an entry it has not applied: the vector only covers what arrived.
+          // Never claims an entry it has not applied: the vector only covers what arrived, after every delivery.
+          const arrivedSoFar = shuffled.slice(0, i + 1);
           for (const m of ids.map(memberId)) {
             const claimed = get(fresh.vv, m);
-            if (claimed > get(vvBefore, m)) {
-              const arrived = new Set(shuffled.slice(0, shuffled.indexOf(e) + 1).filter((x) => x.origin === m).map((x) => x.seq));
-              for (let s = 1; s <= claimed; s++) expect(arrived.has(s)).toBe(true);
-            }
+            expect(claimed).toBeGreaterThanOrEqual(get(vvBefore, m));
+            const arrived = new Set(arrivedSoFar.filter((x) => x.origin === m).map((x) => x.seq));
+            for (let s = 1; s <= claimed; s++) expect(arrived.has(s), `${m}:${s} claimed before it arrived`).toBe(true);
           }
         }
         expect(normalize(fresh.vv)).toEqual(normalize(reference.vv));
@@ -185,14 +185,62 @@ describe('replica: observed-remove delete', () => {
 });
 
 describe('replica: engines of one key', () => {
-  it('two regions creating one key with different engines agree on the earliest creator', () => {
-    const ms = cluster(ids);
-    ms[0]!.replica.write(DOC, 'automerge', (e) => e.replace({ a: 1 }));
-    ms[1]!.replica.write(DOC, 'yjs', (e) => e.applyUpdate(yUpdate((d) => d.getMap('m').set('b', 2))));
-    syncAll(ms);
-    const views = ms.map((m) => `${m.replica.read(DOC)!.engine} ${canonical(m.replica.json(DOC))}`);
-    expect(new Set(views).size).toBe(1);
-  });
+  /** Members of `ids` whose wall clocks the test sets, so that each creation gets the hybrid time the case names. */
+  function clockedCluster() {
+    return ids.map((id, i) => {
+      const clock = { t: 0 };
+      const storage = new MemoryStorage();
+      const replica = new Replica({ self: memberId(id), members: ids.map(memberId) }, { storage, clock: { now: () => clock.t }, random: seededRandom(100 + i) });
+      return { id: memberId(id), storage, replica, clock };
+    });
+  }
+  let yClient = 500;
+  const write = {
+    automerge: (r: Replica, by = 'automerge') => r.write(DOC, 'automerge', (e) => e.mergePatch({ by })),
+    yjs: (r: Replica, by = 'yjs') => r.write(DOC, 'yjs', (e) => e.applyUpdate(yUpdate((d) => d.getMap('m').set('by', by), yClient++))),
+  } as const;
+  const content = { automerge: { by: 'automerge' }, yjs: { m: { by: 'yjs' } } } as const;
+  /** The earliest of two stamps in (hlc, member) order, worked out here rather than by the code under test. */
+  const earliest = (a: LogEntry, b: LogEntry): LogEntry => (a.hlc !== b.hlc ? (a.hlc < b.hlc ? a : b) : a.origin < b.origin ? a : b);
+
+  // Each engine wins in some case, once by hybrid time and once by the member tie-break, so a
+  // comparison reversed in either part fails.
+  const cases: { am: [string, number]; y: [string, number]; winner: 'automerge' | 'yjs' }[] = [
+    { am: ['wnam', 1_000], y: ['weur', 2_000], winner: 'automerge' },
+    { am: ['wnam', 2_000], y: ['weur', 1_000], winner: 'yjs' },
+    { am: ['wnam', 1_500], y: ['weur', 1_500], winner: 'yjs' },
+    { am: ['weur', 1_500], y: ['wnam', 1_500], winner: 'automerge' },
+  ];
+  for (const { am, y, winner } of cases) {
+    it(`serves the engine created first in (hlc, member) order everywhere and refuses the other: automerge at ${am[0]}@${am[1]}, yjs at ${y[0]}@${y[1]}`, () => {
+      const ms = clockedCluster();
+      const by = (id: string) => ms.find((m) => m.id === id)!;
+      by(am[0]).clock.t = am[1];
+      const amEntry = write.automerge(by(am[0]).replica).entry!;
+      by(y[0]).clock.t = y[1];
+      const yEntry = write.yjs(by(y[0]).replica).entry!;
+      expect([amEntry.hlc, yEntry.hlc]).toEqual([am[1], y[1]]);
+      const first = earliest(amEntry, yEntry);
+      expect(first.engine, 'the case table agrees with the stamps').toBe(winner);
+      const loser = winner === 'automerge' ? 'yjs' : 'automerge';
+      const [winnerAt, loserAt] = winner === 'automerge' ? [by(am[0]), by(y[0])] : [by(y[0]), by(am[0])];
+      const third = ms.find((m) => m !== winnerAt && m !== loserAt)!;
+      // Before they hear of each other each creator serves its own engine; the third member
+      // hears of the later creation first and serves it until it learns of the earlier one.
+      expect(loserAt.replica.read(DOC)!.engine).toBe(loser);
+      sync(third.replica, loserAt.replica);
+      expect(third.replica.read(DOC)!.engine).toBe(loser);
+      sync(third.replica, winnerAt.replica);
+      syncAll(ms);
+      for (const m of ms) {
+        expect(m.replica.read(DOC)!.engine, m.id).toBe(winner);
+        expect(m.replica.json(DOC), m.id).toEqual(content[winner]);
+        expect(() => write[loser](m.replica), m.id).toThrow(EngineMismatchError);
+        m.clock.t = 10_000;
+        expect(write[winner](m.replica, `again at ${m.id}`).entry, m.id).toBeDefined();
+      }
+    });
+  }
 });
 
 describe('replica: compaction and membership', () => {
