@@ -42,7 +42,12 @@ const message: fc.Arbitrary<SyncMessage> = fc.record(
     more: fc.boolean(),
     reply: fc.boolean(),
     entries: fc.array(entry, { maxLength: 4 }),
-    transfer: fc.record({ target: vv, docs: fc.array(snapshot, { maxLength: 3 }), next: fc.option(doc, { nil: undefined }) }),
+    transfer: fc.record({
+      target: vv,
+      after: fc.option(doc, { nil: undefined }),
+      docs: fc.array(snapshot, { maxLength: 3 }),
+      next: fc.option(doc, { nil: undefined }),
+    }),
     resume: fc.record({ target: vv, after: doc }),
   },
   { requiredKeys: ['kind', 'from', 'vv', 'more', 'reply', 'entries'] },

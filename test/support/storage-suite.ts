@@ -59,6 +59,18 @@ export function runStorageCases(name: string, test: Case): void {
       expect(s.scanLog(vv({}), 1 << 20).entries).toEqual([entry(A, 1)]);
     });
 
+    test('keeps the progress of a state transfer in the meta, committed with the chunk', (s) => {
+      const doc = docKey('ns', 'k');
+      const transfer = { target: vv({ wnam: 9, weur: 4 }), after: doc, from: A, docs: 12 };
+      s.commit({
+        meta: { vv: vv({}), horizon: vv({}), peers: {}, hlc: 1, transfer },
+        docs: [{ doc, vv: vv({ wnam: 9 }), removed: vv({}), creators: { yjs: { hlc: 1, origin: A } } }],
+      });
+      expect(s.loadMeta()?.transfer).toEqual(transfer);
+      s.commit({ meta: { vv: vv({ wnam: 9, weur: 4 }), horizon: vv({ wnam: 9, weur: 4 }), peers: {}, hlc: 1 } });
+      expect(s.loadMeta()?.transfer).toBeUndefined();
+    });
+
     test('appends increments after a snapshot and a new snapshot replaces them', (s) => {
       const doc = docKey('ns', 'b');
       s.commit({ states: [{ doc, write: { engine: 'automerge', increment: new Uint8Array([7]) } }] });
