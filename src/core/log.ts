@@ -23,10 +23,25 @@ export interface LogEntry {
    */
   readonly deps: VersionVector;
   readonly data: Uint8Array;
+  /**
+   * The client request this write carried out (its `Idempotency-Key`), so that every member
+   * that applies the entry can answer a retry of that request without applying it again.
+   */
+  readonly request?: EntryRequest;
+}
+
+export interface EntryRequest {
+  readonly id: string;
+  readonly fingerprint: string;
+  /** The status the origin answered (200, 201, 204). */
+  readonly status: number;
+  /** Wall-clock ms (at the origin) after which the request is forgotten. */
+  readonly expires: number;
 }
 
 /** Approximate stored size of an entry, for batch and log bounds. */
-export const entrySize = (e: LogEntry): number => e.data.length + e.doc.length + 32 + 8 * Object.keys(e.deps).length;
+export const entrySize = (e: LogEntry): number =>
+  e.data.length + e.doc.length + 32 + 8 * Object.keys(e.deps).length + (e.request ? e.request.id.length + e.request.fingerprint.length + 16 : 0);
 
 /** Total order used to break ties deterministically (e.g. between engines of one key). */
 export function stampBefore(a: { hlc: number; origin: MemberId }, b: { hlc: number; origin: MemberId }): boolean {

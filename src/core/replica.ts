@@ -280,8 +280,18 @@ export class Replica {
     };
     const stage = this.stage();
     this.record(stage, entry, w.data.length > 0 ? w.data : null);
-    const result: WriteResult = { entry, vv: stage.vv, doc: stage.docs.get(meta.doc)!, ...(json && { json }) };
-    if (outcome) stage.outcomes = [outcome(result)];
+    let result: WriteResult = { entry, vv: stage.vv, doc: stage.docs.get(meta.doc)!, ...(json && { json }) };
+    if (outcome) {
+      const o = outcome(result);
+      stage.outcomes = [o];
+      if (o.status !== undefined) {
+        // The entry carries the request, so that members it reaches know it was carried out.
+        const carried: LogEntry = { ...entry, request: { id: o.id, fingerprint: o.fingerprint, status: o.status, expires: o.expires } };
+        stage.append[stage.append.length - 1] = carried;
+        this.logBytes += entrySize(carried) - entrySize(entry);
+        result = { ...result, entry: carried };
+      }
+    }
     this.commit(stage);
     if (this.logBytes > this.logMaxBytes) this.compact();
     return result;
@@ -421,6 +431,7 @@ export class Replica {
       for (let e = this.pending.takeReady(stage.vv); e; e = this.pending.takeReady(stage.vv)) {
         if (e.data.length > 0) this.docs.engine(e.doc, e.engine).merge(e.data);
         this.record(stage, e, e.data.length > 0 ? e.data : null);
+        if (e.request) (stage.outcomes ??= []).push(replicatedOutcome(e));
         // A batch that touches more documents than memory holds commits in parts, each whole.
         if (this.docs.overBudget) this.flush(stage);
       }
@@ -436,6 +447,7 @@ export class Replica {
     stage.docs.clear();
     stage.states.length = 0;
     stage.truncate = undefined;
+    stage.outcomes = undefined;
   }
 
   /** Records what a peer is known to have (from a reply outside the sync conversation). */
@@ -581,6 +593,12 @@ export class Replica {
   }
 }
 
+
+/** What a member learns of a client request from a peer's entry that carried it out. */
+function replicatedOutcome(e: LogEntry): StoredOutcome {
+  const r = e.request!;
+  return { doc: e.doc, id: r.id, fingerprint: r.fingerprint, expires: r.expires, response: '', status: r.status, replicated: true };
+}
 
 /**
  * A fresh engine actor: 12 random bytes, then 4 bytes derived from the member name, so that

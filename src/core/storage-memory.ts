@@ -77,7 +77,9 @@ export class MemoryStorage implements Storage {
       }
     }
     if (c.truncate) this.truncate(c.truncate);
-    for (const o of c.outcomes ?? []) this.outcomes.set(outcomeKey(o.doc, o.id), o);
+    for (const o of c.outcomes ?? []) {
+      if (!o.replicated || !this.outcomes.has(outcomeKey(o.doc, o.id))) this.outcomes.set(outcomeKey(o.doc, o.id), o);
+    }
     const before = c.expireOutcomes;
     if (before !== undefined) for (const [k, o] of this.outcomes) if (o.expires < before) this.outcomes.delete(k);
   }

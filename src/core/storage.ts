@@ -70,8 +70,15 @@ export interface StoredOutcome {
   readonly fingerprint: string;
   /** Wall-clock milliseconds after which the record may be dropped. */
   readonly expires: number;
-  /** The answer, serialised by the caller; the core does not read it. */
+  /** The answer, serialised by the caller; the core does not read it (empty when `replicated`). */
   readonly response: string;
+  /**
+   * The answer's status. When set, the write's log entry carries the request (id,
+   * fingerprint, status, expiry), so that every member that applies it can answer a retry.
+   */
+  readonly status?: number;
+  /** Learned from a peer's entry: it never replaces a record this member made itself. */
+  readonly replicated?: boolean;
 }
 
 export interface Commit {

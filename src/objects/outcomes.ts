@@ -15,8 +15,14 @@ import type { DocResult, Problem, RequestIdentity } from './protocol.js';
 /** How long an outcome without a client key is kept: long enough for any transport retry. */
 export const INTERNAL_OUTCOME_MS = 10 * 60 * 1000;
 
-/** What a record holds: the answer, and the dots it wrote (a retry makes sure they are durable). */
-export type Recorded = { readonly result: DocResult; readonly dots: readonly Dot[] } | { readonly problem: Problem };
+/**
+ * What a record holds: the answer and the dots it wrote (a retry makes sure they are
+ * durable); a refusal; or, learned from a peer's entry, only the status the origin answered.
+ */
+export type Recorded =
+  | { readonly result: DocResult; readonly dots: readonly Dot[] }
+  | { readonly problem: Problem }
+  | { readonly replicated: { readonly status: number } };
 
 /** A recorded problem (a refused write) answered again as the same problem. */
 export class RecordedProblem extends ConcordError {
@@ -33,7 +39,10 @@ const expiry = (rid: RequestIdentity, now: number, clientTtlMs: number): number 
 export function recorder(doc: DocKey, rid: RequestIdentity, now: number, clientTtlMs: number): RecordOutcome {
   return (result: DocResult, entries: readonly LogEntry[]): StoredOutcome => {
     const recorded: Recorded = { result, dots: entries.map((e) => ({ member: e.origin, seq: e.seq })) };
-    return { doc, id: rid.id, fingerprint: rid.fingerprint, expires: expiry(rid, now, clientTtlMs), response: JSON.stringify(recorded) };
+    const response = JSON.stringify(recorded);
+    // A client's key travels with the write's entry, so that a retry in another region finds it.
+    const carried = rid.client ? { status: result.status } : {};
+    return { doc, id: rid.id, fingerprint: rid.fingerprint, expires: expiry(rid, now, clientTtlMs), response, ...carried };
   };
 }
 
@@ -51,5 +60,6 @@ export function readRecord(o: StoredOutcome, rid: RequestIdentity): Recorded {
   if (o.fingerprint !== rid.fingerprint) {
     throw new IdempotencyKeyMismatchError(`Idempotency-Key ${JSON.stringify(rid.id.slice(2))} was used for a different request; use a new key for new content`);
   }
+  if (o.replicated) return { replicated: { status: o.status ?? 200 } };
   return JSON.parse(o.response) as Recorded;
 }

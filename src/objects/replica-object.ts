@@ -20,7 +20,7 @@ import { memberName, parseMemberName } from '../core/routing.js';
 import { gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
 import { emptyVV, equals, get, members, type VersionVector } from '../core/version-vector.js';
 import { type Config, type Env, readConfig } from './config.js';
-import { execute, isRead, type RecordOutcome } from './execute.js';
+import { etagOf, execute, isRead, type RecordOutcome } from './execute.js';
 import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
 import { sleep } from './faults.js';
 import { Peers } from './peers.js';
@@ -206,9 +206,24 @@ export class ReplicaObject extends DurableObject<Env> {
     }
   }
 
+  /**
+   * A retry of a write another member carried out and this one has applied: answered with
+   * the status the origin gave, and this member's current view of the document (the
+   * origin's body and headers stay at the origin).
+   */
+  private replayReplicated(status: number, req: DocRequest): DocResult {
+    const doc = docKey(req.ns, req.key);
+    const found = this.replica.read(doc);
+    const base = { status: status as DocResult['status'], vv: this.replica.vv, member: this.name };
+    if (status === 204 || !found) return base;
+    const json = (req as { minimal?: boolean }).minimal ? undefined : this.replica.view(doc, (s) => s.toJSON());
+    return { ...base, ...(json && { json }), engine: found.engine, etag: etagOf(found.meta) };
+  }
+
   /** A recorded outcome answered again; a majority write first makes sure its entries reached a majority. */
   private async replay(recorded: Recorded, req: DocRequest): Promise<DocResult> {
     if ('problem' in recorded) throw new RecordedProblem(recorded.problem.code, recorded.problem.detail);
+    if ('replicated' in recorded) return this.replayReplicated(recorded.replicated.status, req);
     if (writeNeedsMajority(req.level)) {
       for (const dot of recorded.dots) {
         const entry = this.replica.entriesFor({ ...this.replica.vv, [dot.member]: dot.seq - 1 }).entries.find((e) => e.origin === dot.member && e.seq === dot.seq);

@@ -8,7 +8,7 @@
  */
 import type { DocKey, MemberId } from '../core/ids.js';
 import type { EngineName } from '../core/engines/engine.js';
-import { entrySize, type EntryKind, type LogEntry } from '../core/log.js';
+import { type EntryKind, type EntryRequest, entrySize, type LogEntry } from '../core/log.js';
 import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredOutcome, StoredState } from '../core/storage.js';
 import { get, members, type VersionVector } from '../core/version-vector.js';
 
@@ -29,7 +29,7 @@ CREATE INDEX IF NOT EXISTS log_by_origin ON log (origin, seq);
 CREATE TABLE IF NOT EXISTS parts (owner TEXT NOT NULL, part INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (owner, part));
 CREATE TABLE IF NOT EXISTS outcomes (
   doc TEXT NOT NULL, id TEXT NOT NULL, fingerprint TEXT NOT NULL, expires INTEGER NOT NULL, response TEXT NOT NULL,
-  PRIMARY KEY (doc, id));
+  status INTEGER, PRIMARY KEY (doc, id));
 CREATE INDEX IF NOT EXISTS outcomes_by_expiry ON outcomes (expires);
 `;
 
@@ -47,6 +47,9 @@ export class SqliteStorage implements Storage {
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     this.sql.exec(SCHEMA);
+    // Logs created before entries carried their request (Idempotency-Key) gain the column.
+    const columns = this.sql.exec<{ name: string }>('PRAGMA table_info(log)').toArray();
+    if (!columns.some((c) => c.name === 'request')) this.sql.exec('ALTER TABLE log ADD COLUMN request TEXT');
     const r = this.sql.exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log').one();
     this.size = { entries: r.n, bytes: r.b };
     this.origins = new Set(this.sql.exec<{ origin: string }>('SELECT DISTINCT origin FROM log').toArray().map((o) => o.origin as MemberId));
@@ -106,9 +109,13 @@ export class SqliteStorage implements Storage {
 
   loadOutcome(doc: DocKey, id: string): StoredOutcome | undefined {
     const row = this.sql
-      .exec<{ fingerprint: string; expires: number; response: string }>('SELECT fingerprint, expires, response FROM outcomes WHERE doc = ? AND id = ?', doc, id)
+      .exec<{ fingerprint: string; expires: number; response: string; status: number | null }>(
+        'SELECT fingerprint, expires, response, status FROM outcomes WHERE doc = ? AND id = ?', doc, id,
+      )
       .toArray()[0];
-    return row && { doc, id, fingerprint: row.fingerprint, expires: row.expires, response: row.response };
+    if (!row) return undefined;
+    const { fingerprint, expires, response, status } = row;
+    return { doc, id, fingerprint, expires, response, ...(status !== null && { status }), ...(response === '' && { replicated: true }) };
   }
 
   logSize(): { entries: number; bytes: number } {
@@ -144,8 +151,8 @@ export class SqliteStorage implements Storage {
       }
       for (const o of c.outcomes ?? []) {
         this.sql.exec(
-          'INSERT OR REPLACE INTO outcomes (doc, id, fingerprint, expires, response) VALUES (?, ?, ?, ?, ?)',
-          o.doc, o.id, o.fingerprint, o.expires, o.response,
+          `INSERT OR ${o.replicated ? 'IGNORE' : 'REPLACE'} INTO outcomes (doc, id, fingerprint, expires, response, status) VALUES (?, ?, ?, ?, ?, ?)`,
+          o.doc, o.id, o.fingerprint, o.expires, o.response, o.status ?? null,
         );
       }
       if (c.expireOutcomes !== undefined) this.sql.exec('DELETE FROM outcomes WHERE expires < ?', c.expireOutcomes);
@@ -158,9 +165,9 @@ export class SqliteStorage implements Storage {
     const parts = partsOf(e.data);
     const row = this.sql
       .exec<{ lsn: number }>(
-        'INSERT INTO log (origin, seq, doc, engine, kind, hlc, deps, size, parts, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING lsn',
+        'INSERT INTO log (origin, seq, doc, engine, kind, hlc, deps, size, parts, data, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING lsn',
         e.origin, e.seq, e.doc, e.engine, e.kind, e.hlc, JSON.stringify(e.deps), entrySize(e), parts.length,
-        parts.length === 1 ? parts[0]! : null,
+        parts.length === 1 ? parts[0]! : null, e.request ? JSON.stringify(e.request) : null,
       )
       .one();
     if (parts.length > 1) this.writeParts(logOwner(row.lsn), parts);
@@ -224,6 +231,7 @@ export class SqliteStorage implements Storage {
       hlc: row['hlc'] as number,
       deps: JSON.parse(row['deps'] as string) as VersionVector,
       data: this.readValue(logOwner(row['lsn'] as number), row),
+      ...(typeof row['request'] === 'string' && { request: JSON.parse(row['request']) as EntryRequest }),
     };
   }
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { shard } from '../../src/core/routing.js';
 import { call, expectProblem, writeToken } from './helpers.js';
-import { setFaults, SHARDS } from './members.js';
+import { setFaults, SHARDS, waitFor } from './members.js';
 
 /** `Idempotency-Key` on every write route (IETF httpapi draft) and `Prefer: return=minimal` (RFC 7240). */
 const NS = 'demo';
@@ -35,6 +35,29 @@ describe('Idempotency-Key', () => {
       expect(await read.json()).toEqual({ n: 1 });
     });
   }
+
+  it('below strong, a retry in another region finds the key once the write has replicated, and applies nothing again', async () => {
+    const token = await writeToken();
+    const path = `/v1/${NS}/docs/idem-elsewhere`;
+    const init = (region: string) => ({
+      method: 'POST', token,
+      headers: { 'Content-Type': 'application/json', 'Concord-Region': region, 'Idempotency-Key': 'elsewhere-1' },
+      body: JSON.stringify({ ops: [{ op: 'increment', path: ['n'], by: 1 }] }),
+    });
+    const first = await send(`${path}/ops`, init('weur'));
+    expect(first.status).toBe(201);
+    await waitFor('the write to reach apac', async () => (await call(path, { token, headers: { 'Concord-Region': 'apac' } })).status === 200);
+    const retry = await send(`${path}/ops`, init('apac'));
+    expect(retry.status).toBe(201);
+    expect(JSON.parse(retry.body)).toEqual({ n: 1 });
+    expect(retry.headers.get('Concord-Member')).toContain('apac');
+    for (const region of ['wnam', 'weur', 'apac']) {
+      await waitFor(`${region} to settle`, async () => (await call(path, { token, headers: { 'Concord-Region': region } })).status === 200);
+      expect(await (await call(path, { token, headers: { 'Concord-Region': region } })).json()).toEqual({ n: 1 });
+    }
+    const other = await send(`${path}/ops`, { ...init('apac'), body: JSON.stringify({ ops: [{ op: 'increment', path: ['n'], by: 2 }] }) });
+    expect(other.status).toBe(422);
+  });
 
   it('the same key with another body answers 422 and changes nothing', async () => {
     const token = await writeToken();

@@ -10,8 +10,9 @@
  * flags    = bit0 more | bit1 reply | bit2 transfer present | bit3 resume present
  * table    = count:uint string*
  * vector   = count:uint (member:sref seq:uint)*
- * entry    = origin:sref seq:uint doc:sref tag:u8(bit0 engine yjs, bit1 kind delete)
+ * entry    = origin:sref seq:uint doc:sref tag:u8(bit0 engine yjs, bit1 kind delete, bit2 request)
  *            hlc:zigzag(delta from the previous entry's hlc, the first from 0) deps:vector data:bytes
+ *            [request: id:string fingerprint:string status:uint expires:uint]
  * transfer = target:vector keys:u8(bit0 next, bit1 after) [after:sref] count:uint snapshot* [next:sref]
  * snapshot = doc:sref vv:vector removed:vector creators:u8(bit per engine)
  *            (hlc:uint origin:sref)* count:uint (engine:u8 state:bytes)*
@@ -37,6 +38,7 @@ const HAS_TRANSFER = 4;
 const HAS_RESUME = 8;
 const TAG_YJS = 1;
 const TAG_DELETE = 2;
+const TAG_REQUEST = 4;
 const HAS_NEXT = 1;
 const HAS_AFTER = 2;
 
@@ -74,11 +76,12 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
   let hlc = 0;
   for (const e of m.entries) {
     w.uint(table.ref(e.origin)).uint(e.seq).uint(table.ref(e.doc));
-    w.u8((e.engine === 'yjs' ? TAG_YJS : 0) | (e.kind === 'delete' ? TAG_DELETE : 0));
+    w.u8((e.engine === 'yjs' ? TAG_YJS : 0) | (e.kind === 'delete' ? TAG_DELETE : 0) | (e.request ? TAG_REQUEST : 0));
     w.uint(zigzag(e.hlc - hlc));
     hlc = e.hlc;
     writeVector(w, table, e.deps);
     w.bytes(e.data);
+    if (e.request) w.string(e.request.id).string(e.request.fingerprint).uint(e.request.status).uint(e.request.expires);
   }
   if (m.transfer) writeTransfer(w, table, m.transfer);
   if (m.resume) {
@@ -143,13 +146,14 @@ export function decodeMessage(bytes: Uint8Array): SyncMessage {
     if (seq < 1) throw new WireDecodeError('entry seq must be positive');
     const doc = str() as DocKey;
     const tag = r.u8();
-    if (tag > 3) throw new WireDecodeError('unknown entry tag');
+    if (tag > 7) throw new WireDecodeError('unknown entry tag');
     hlc += unzigzag(r.uint());
     if (hlc < 0) throw new WireDecodeError('negative timestamp');
     const deps = readVector(r, str);
     const data = r.bytes().slice();
     const engine: EngineName = tag & TAG_YJS ? 'yjs' : 'automerge';
-    entries.push({ origin, seq, doc, engine, kind: tag & TAG_DELETE ? 'delete' : 'update', hlc, deps, data });
+    const request = tag & TAG_REQUEST ? { id: r.string(), fingerprint: r.string(), status: r.uint(), expires: r.uint() } : undefined;
+    entries.push({ origin, seq, doc, engine, kind: tag & TAG_DELETE ? 'delete' : 'update', hlc, deps, data, ...(request && { request }) });
   }
   const transfer = flags & HAS_TRANSFER ? readTransfer(r, str) : undefined;
   const resume = flags & HAS_RESUME ? { target: readVector(r, str), after: str() as DocKey } : undefined;
