@@ -103,9 +103,9 @@ export interface ReplicaStats {
 interface Stage {
   vv: VersionVector;
   horizon: VersionVector;
-  readonly append: LogEntry[];
-  readonly docs: Map<DocKey, DocMeta>;
-  readonly states: { doc: DocKey; write: StateWrite }[];
+  append: LogEntry[];
+  docs: Map<DocKey, DocMeta>;
+  states: { doc: DocKey; write: StateWrite }[];
   truncate?: VersionVector;
   transfer: TransferProgress | undefined;
   outcomes?: StoredOutcome[];
@@ -443,9 +443,10 @@ export class Replica {
   /** Commits what `stage` holds so far and empties it, so that the engines it loaded can go. */
   private flush(stage: Stage): void {
     this.commit(stage);
-    stage.append.length = 0;
-    stage.docs.clear();
-    stage.states.length = 0;
+    // Fresh containers: storage may keep what a commit handed it.
+    stage.append = [];
+    stage.docs = new Map();
+    stage.states = [];
     stage.truncate = undefined;
     stage.outcomes = undefined;
   }

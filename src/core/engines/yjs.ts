@@ -186,7 +186,8 @@ function checkStateVector(sv: Uint8Array): void {
  * @throws InvalidUpdateError when a chunk does not decode.
  */
 export function loadYjs(chunks: readonly Uint8Array[], opts: EngineOptions): YjsEngine {
-  const doc = new Y.Doc({ gc: true });
+  // A fixed guid: the default draws a random uuid per load, which showed in profiles.
+  const doc = new Y.Doc({ gc: true, guid: 'concord' });
   doc.clientID = clientIdFrom(opts.actor);
   try {
     doc.transact(() => {
@@ -200,7 +201,8 @@ export function loadYjs(chunks: readonly Uint8Array[], opts: EngineOptions): Yjs
 
 /** Loads state that this system stored itself, without the checks of {@link loadYjs}. */
 export function restoreYjs(chunks: readonly Uint8Array[], opts: EngineOptions): YjsEngine {
-  const doc = new Y.Doc({ gc: true });
+  // A fixed guid: the default draws a random uuid per load, which showed in profiles.
+  const doc = new Y.Doc({ gc: true, guid: 'concord' });
   doc.clientID = clientIdFrom(opts.actor);
   doc.transact(() => {
     for (const chunk of chunks) if (chunk.length > 0) Y.applyUpdate(doc, chunk);
