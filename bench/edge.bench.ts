@@ -12,21 +12,40 @@
  * c. Loading a shard: one shard filled with N small documents, wrangler dev restarted on the
  *    same state, then the time of the first request a member of that shard serves vs the
  *    first request to a member of an empty shard (a cold object with nothing to load).
+ * d. The floor: what the platform costs for the same writes. `bench/floor/` (its own
+ *    `wrangler dev`, started here) commits each write in one SQLite transaction and pushes it
+ *    to the other regions, nothing more. Automerge `PATCH` and Yjs updates posted to `/crdt`,
+ *    at eventual, floor and Concord alternated `BENCH_FLOOR_ROUNDS` times, with the ratios
+ *    Concord ÷ floor. Runs before c, on the same Concord as a and b.
  *
  * Sizes (environment variables): BENCH_CLIENTS (16), BENCH_REQUESTS (per client, per level
  * and kind; 40), BENCH_KEYS (per level; 64), BENCH_SERIAL (writes and reads of the single
  * client per level; 100), BENCH_LAG_WRITES (100), BENCH_SHARD_DOCS
  * (10000), BENCH_FILL_CONCURRENCY (32), BENCH_RESTARTS (3), BENCH_PHASE_LIMIT_S (time bound
- * of each load phase; 120). `BENCH_SHARD_DOCS=0` skips part c.
+ * of each load phase; 120). `BENCH_SHARD_DOCS=0` skips part c. BENCH_FLOOR_ROUNDS (2; 0 skips
+ * part d), BENCH_SETTLE_MS (pause after each run of part d; 2500), BENCH_WRANGLER_LOG (the
+ * servers' `--log-level`; warn).
+ *
+ * `BENCH_ONLY=floor` (`npm run bench:floor`) runs part d alone, with the same sizes (its runs
+ * use BENCH_CLIENTS, BENCH_REQUESTS, BENCH_KEYS and BENCH_SERIAL).
+ * `BENCH_PROFILE=<path prefix>` adds, per write kind, one more run of the floor and of Concord
+ * under the CPU profiler (DevTools protocol on wrangler's inspector port; not in the latency
+ * table), writes `<prefix>{floor,concord}-<kind>.cpuprofile` and prints the isolate's busy
+ * time per write of each; with `BENCH_FLOOR_ROUNDS=0` only those runs happen. Node 20 needs
+ * `NODE_OPTIONS=--experimental-websocket` for it; `npm run bench:profile` sets both. See
+ * bench/PROFILE.md.
  *
  * The measured server shares this machine's cores with the load generator; figures are
  * for comparing levels and builds with each other, not for predicting Cloudflare's network.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import * as Y from 'yjs';
 import { shard } from '../src/core/routing.js';
-import { mintToken, ROOT, startWrangler, type WranglerDev } from '../test/e2e/wrangler.js';
+import { type LogLevel, mintToken, ROOT, startWrangler, type WranglerDev } from '../test/e2e/wrangler.js';
+import { busyMs, CpuProfiler } from './profiler.js';
 
 const num = (name: string, fallback: number): number => {
   const v = Number(process.env[name] ?? fallback);
@@ -44,6 +63,15 @@ const RESTARTS = Math.max(1, num('BENCH_RESTARTS', 3));
 const SERIAL = Math.max(1, num('BENCH_SERIAL', 100));
 const PHASE_LIMIT_MS = Math.max(1, num('BENCH_PHASE_LIMIT_S', 120)) * 1000;
 const REQUEST_TIMEOUT_MS = 30_000;
+const ONLY = process.env['BENCH_ONLY'] ?? '';
+if (ONLY !== '' && ONLY !== 'floor') throw new Error(`BENCH_ONLY must be empty or "floor", not ${JSON.stringify(ONLY)}`);
+/** Part d alone: the comparison with the floor, without the long parts a–c. */
+const ONLY_FLOOR = ONLY === 'floor';
+/** Path prefix of part d's CPU profiles (`<prefix>{floor,concord}-<kind>.cpuprofile`); empty: none. */
+const PROFILE = process.env['BENCH_PROFILE'] ?? '';
+const FLOOR_CONFIG = 'bench/floor/wrangler.toml';
+/** wrangler's `--log-level` for the servers (BENCH_WRANGLER_LOG); `info` logs every request, to diagnose a run with failures. */
+const WRANGLER_LOG = (process.env['BENCH_WRANGLER_LOG'] ?? 'warn') as LogLevel;
 const LAG_TIMEOUT_MS = 10_000;
 
 const NS = 'bench';
@@ -101,6 +129,12 @@ interface Call {
   json?: unknown;
   contentType?: string;
   token?: string;
+  /** A binary body (sent as is, with `contentType`); instead of `json`. */
+  bytes?: Uint8Array;
+  /** `Prefer` header (RFC 7240). */
+  prefer?: string;
+  /** Another server than Concord's: the floor of part d. */
+  base?: string;
 }
 
 async function call(path: string, c: Call = {}): Promise<Response> {
@@ -108,11 +142,13 @@ async function call(path: string, c: Call = {}): Promise<Response> {
   if (c.region) headers['Concord-Region'] = c.region;
   if (c.level) headers['Consistency'] = c.level;
   if (c.session) headers['Concord-Token'] = c.session;
-  if (c.json !== undefined) headers['Content-Type'] = c.contentType ?? 'application/json';
-  return fetch(`${server.url}${path}`, {
+  if (c.prefer) headers['Prefer'] = c.prefer;
+  if (c.json !== undefined || c.bytes) headers['Content-Type'] = c.contentType ?? 'application/json';
+  return fetch(`${c.base ?? server.url}${path}`, {
     method: c.method ?? 'GET',
     headers,
     ...(c.json !== undefined && { body: JSON.stringify(c.json) }),
+    ...(c.bytes && { body: c.bytes }),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
 }
@@ -148,10 +184,11 @@ function keysFor(prefix: string, count: number, want?: number): string[] {
 
 // ---- load generator ----
 
-/** `CLIENTS` concurrent clients, each issuing up to `REQUESTS` requests in sequence until the phase's deadline. */
+/** `CLIENTS` concurrent clients, each issuing up to `requests` requests in sequence until the phase's deadline. */
 async function load(
   what: string,
   request: (client: number, i: number) => Promise<{ ok: boolean; ms: number; error?: string }>,
+  requests = REQUESTS,
 ): Promise<Stats> {
   const latencies: number[] = [];
   let errors = 0;
@@ -160,7 +197,7 @@ async function load(
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, client) => {
-      for (let i = 0; i < REQUESTS && Date.now() < deadline; i++) {
+      for (let i = 0; i < requests && Date.now() < deadline; i++) {
         try {
           const r = await request(client, i);
           if (r.ok) latencies.push(r.ms);
@@ -405,7 +442,7 @@ async function shardLoad(persistTo: string): Promise<LoadFigures> {
   for (let r = 0; r < RESTARTS; r++) {
     await server.stop();
     const t = performance.now();
-    server = await startWrangler({ persistTo, logLevel: 'warn' });
+    server = await startWrangler({ persistTo, logLevel: WRANGLER_LOG });
     fig.restart.push(performance.now() - t);
     // The first object start of the process pays for things no later one does; a third shard absorbs it.
     const warm = await timed(docPath(warmKey), { region });
@@ -426,6 +463,354 @@ async function shardLoad(persistTo: string): Promise<LoadFigures> {
   return fig;
 }
 
+// ---- d. Concord against the floor ----
+
+/**
+ * What the platform costs, measured beside Concord: `bench/floor/` is a Worker and Durable
+ * Object with the same routes, names and regions that only commits the write in one SQLite
+ * transaction, answers, and pushes it to the other two regions. Same clients, same keys'
+ * shape, same load generator; floor and Concord alternate so that a drift of the machine
+ * (other load, thermal) shows as a spread between rounds rather than as a bias of one side.
+ */
+const FLOOR_ROUNDS = num('BENCH_FLOOR_ROUNDS', 2);
+/** Pause after each run: Concord's pushes and gossip of the last run must not overlap the next one. */
+const SETTLE_MS = num('BENCH_SETTLE_MS', 2500);
+const WARMUP_REQUESTS = Math.min(REQUESTS, 10);
+const MINIMAL = 'return=minimal';
+const YJS_TYPE = 'application/vnd.concord.yjs';
+
+type WriteKind = 'automerge-patch' | 'yjs-crdt';
+const WRITE_KINDS: readonly WriteKind[] = ['automerge-patch', 'yjs-crdt'];
+const KIND_LABEL: Record<WriteKind, string> = {
+  'automerge-patch': 'Automerge `PATCH` (merge patch)',
+  'yjs-crdt': 'Yjs update, `POST …/crdt`',
+};
+
+interface Side {
+  readonly name: 'floor' | 'concord';
+  readonly url: () => string;
+  readonly inspectorPort: () => number;
+  /** Its wrangler's process group (wrangler, and the workerd processes that run the Worker and its proxy). */
+  readonly pgid: () => number;
+  /** The end of its wrangler's output, shown when a run had failures. */
+  readonly output: () => string;
+}
+
+interface WriteRun {
+  loaded: Stats;
+  single: Stats;
+  /** Every write of the run that succeeded: setup, loaded, single client. */
+  writes: number;
+}
+
+interface FloorRound {
+  floor: Measured;
+  concord: Measured;
+}
+
+/** A run and the CPU its server spent on it. */
+interface Measured extends WriteRun {
+  /** CPU of the server's process group from the run's start to the end of the settle pause after it, per write of the run; NaN where /proc is missing. */
+  cpuMsPerWrite: number;
+}
+
+/**
+ * User + system CPU time (ms) of every process in group `pgid`, from /proc (Linux). Unlike
+ * latency and throughput, it hardly depends on what else the machine runs, so it compares
+ * floor and Concord even on a busy machine; the settle pause after a run counts too, as
+ * replication that a write sets off (pushes, gossip) is part of its cost.
+ */
+function groupCpuMs(pgid: number): number {
+  let ticks = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return NaN;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) !== pgid) continue;
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+const CLK_TCK = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+async function measuredRun(side: Side, kind: WriteKind, prefix: string): Promise<Measured> {
+  const before = groupCpuMs(side.pgid());
+  const run = await writeRun(side, kind, prefix);
+  await settle();
+  return { ...run, cpuMsPerWrite: (groupCpuMs(side.pgid()) - before) / run.writes };
+}
+
+/**
+ * Yjs updates as editors make them: per client and document one `Y.Doc` whose text grows by
+ * a few characters per write, the update being what that edit emitted. `out[client][i]`.
+ * Made before the run, so generating them costs the measured window nothing.
+ */
+function yjsUpdates(keyOf: (client: number, i: number) => string, clients: number, requests: number): Uint8Array[][] {
+  const docs = new Map<string, { doc: Y.Doc; last: Uint8Array }>();
+  const out = Array.from({ length: clients }, (_, client) =>
+    Array.from({ length: requests }, (_, i) => {
+      const id = `${client}\u0000${keyOf(client, i)}`;
+      let d = docs.get(id);
+      if (!d) {
+        const doc = new Y.Doc();
+        const entry: { doc: Y.Doc; last: Uint8Array } = { doc, last: new Uint8Array(0) };
+        doc.on('update', (u: Uint8Array) => {
+          entry.last = u;
+        });
+        docs.set(id, (d = entry));
+      }
+      const text = d.doc.getText('text');
+      text.insert(text.length, `c${client}:${i} `);
+      return d.last;
+    }),
+  );
+  for (const d of docs.values()) d.doc.destroy();
+  return out;
+}
+
+function yjsSetupUpdate(): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getMap('meta').set('by', 'setup');
+  const u = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return u;
+}
+
+/**
+ * One run of `kind` against `side`: documents created first (not measured), then `CLIENTS`
+ * concurrent clients × `requests` eventual writes over the regions in rotation, then one
+ * client alone × `SERIAL` writes. Writes ask for `Prefer: return=minimal`, as writers that do
+ * not read the answer will: both sides then skip the body (a build of Concord without it
+ * ignores the header and renders the document).
+ */
+async function writeRun(side: Side, kind: WriteKind, prefix: string, requests = REQUESTS): Promise<WriteRun> {
+  const base = side.url();
+  const keys = keysFor(prefix, KEYS);
+  const at = (client: number, i: number): { key: string; region: string } => ({
+    key: keys[(client * requests + i) % keys.length]!,
+    region: REGIONS[(client + i) % REGIONS.length]!,
+  });
+  const setup = yjsSetupUpdate();
+  await inBatches(keys, FILL_CONCURRENCY, async (key, j) => {
+    const region = REGIONS[j % REGIONS.length]!;
+    for (let attempt = 1; ; attempt++) {
+      const res =
+        kind === 'automerge-patch'
+          ? await call(docPath(key), { base, method: 'PUT', region, json: { by: 'setup' } })
+          : await call(`${docPath(key)}/crdt`, { base, method: 'POST', region, bytes: setup, contentType: YJS_TYPE });
+      const body = await res.text();
+      if (res.ok) return;
+      // Setup writes are idempotent (the same document, the same Yjs update), so sending one again is safe.
+      if (devProxyFailed(res.status, body) && attempt < 5) {
+        log(`${side.name}: wrangler dev's proxy failed a setup write (503); ${key} sent again`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      throw new Error(`${side.name}: setup of ${key} (${kind}) answered ${res.status} ${body}\n--- end of its wrangler output ---\n${side.output().slice(-3000)}`);
+    }
+  });
+  const loadedUpdates = kind === 'yjs-crdt' ? yjsUpdates((c, i) => at(c, i).key, CLIENTS, requests) : [];
+  const soloUpdates = kind === 'yjs-crdt' ? yjsUpdates((_, i) => keys[i % keys.length]!, 1, SERIAL)[0]! : [];
+  const send = (key: string, region: string, tag: string, i: number, update: Uint8Array | undefined): ReturnType<typeof timed> =>
+    kind === 'automerge-patch'
+      ? timed(docPath(key), { base, method: 'PATCH', region, level: 'eventual', prefer: MINIMAL, json: { [tag]: i }, contentType: 'application/merge-patch+json' })
+      : timed(`${docPath(key)}/crdt`, { base, method: 'POST', region, level: 'eventual', prefer: MINIMAL, bytes: update, contentType: YJS_TYPE });
+
+  const loaded = await load(
+    `${side.name} ${kind}`,
+    async (client, i) => {
+      const { key, region } = at(client, i);
+      const { res, ms: t, body } = await send(key, region, `c${client}`, i, loadedUpdates[client]?.[i]);
+      return { ok: res.ok, ms: t, error: `${res.status} ${body}` };
+    },
+    requests,
+  );
+  const solo: number[] = [];
+  let errors = 0;
+  const deadline = Date.now() + PHASE_LIMIT_MS;
+  const t0 = performance.now();
+  for (let i = 0; i < SERIAL && Date.now() < deadline; i++) {
+    const { res, ms: t } = await send(keys[i % keys.length]!, REGIONS[i % REGIONS.length]!, 'solo', i, soloUpdates[i]);
+    if (res.ok) solo.push(t);
+    else errors++;
+  }
+  if (loaded.errors + errors > 0) log(`${side.name}: ${loaded.errors + errors} failed writes; end of its wrangler output:\n${side.output().slice(-2000)}`);
+  return { loaded, single: stats(solo, errors, (performance.now() - t0) / 1000), writes: keys.length + loaded.n + solo.length };
+}
+
+/**
+ * wrangler dev's proxy answers this 503 to a non-GET request whenever its own request to the
+ * Worker fails (it compares a URL with a path to one without, so the "restarted" branch is
+ * taken even when nothing restarted; wrangler 4.86, ProxyWorker.js). Seen only under heavy
+ * load on a shared machine: the request may or may not have reached the Worker.
+ */
+const devProxyFailed = (status: number, body: string): boolean => status === 503 && body.startsWith('Your worker restarted mid-request');
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, SETTLE_MS));
+
+interface FloorFigures {
+  kind: WriteKind;
+  rounds: FloorRound[];
+  /** One more run of each side under the CPU profiler (BENCH_PROFILE). */
+  profiles: Profiled[];
+}
+
+interface Profiled {
+  side: Side['name'];
+  file: string;
+  /** Time the isolate was not idle during the run, from the profile's samples. */
+  busyMs: number;
+  writes: number;
+}
+
+/** One more run of `kind` against `side` under the CPU profiler; not measured for latency. */
+async function profiledRun(side: Side, kind: WriteKind): Promise<Profiled> {
+  const file = `${PROFILE}${side.name}-${kind}.cpuprofile`;
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  log(`part d: profiling one more ${side.name} ${kind} run into ${file}`);
+  const profiler = await CpuProfiler.connect(side.inspectorPort());
+  try {
+    await profiler.start();
+    const run = await writeRun(side, kind, `dp-${side.name}-${kind}-`);
+    const profile = await profiler.save(file);
+    return { side: side.name, file, busyMs: busyMs(profile), writes: run.writes };
+  } finally {
+    profiler.close();
+    await settle();
+  }
+}
+
+/** With `BENCH_FLOOR_ROUNDS=0`, only the profiled runs (a missing floor skips its side). */
+async function floorComparison(floor: Side | undefined, concord: Side): Promise<FloorFigures[]> {
+  log(`part d: warm-up of floor and Concord (not measured, ${WARMUP_REQUESTS} requests per client)`);
+  for (const kind of WRITE_KINDS) {
+    for (const side of floor ? [floor, concord] : [concord]) await writeRun(side, kind, `dw-${side.name}-${kind}-`, WARMUP_REQUESTS);
+  }
+  await settle();
+  const out: FloorFigures[] = [];
+  for (const kind of WRITE_KINDS) {
+    const rounds: FloorRound[] = [];
+    for (let r = 1; floor && r <= FLOOR_ROUNDS; r++) {
+      const f = await measuredRun(floor, kind, `d${r}-floor-${kind}-`);
+      const c = await measuredRun(concord, kind, `d${r}-concord-${kind}-`);
+      rounds.push({ floor: f, concord: c });
+      const tput = (w: WriteRun): number => w.loaded.n / w.loaded.seconds;
+      log(
+        `part d: ${kind} round ${r}: floor ${Math.round(tput(f))}/s p50 ${ms(f.loaded.p50)} p99 ${ms(f.loaded.p99)} CPU ${ms(f.cpuMsPerWrite)} ms/write; ` +
+          `Concord ${Math.round(tput(c))}/s p50 ${ms(c.loaded.p50)} p99 ${ms(c.loaded.p99)} CPU ${ms(c.cpuMsPerWrite)} ms/write`,
+      );
+    }
+    const fig: FloorFigures = { kind, rounds, profiles: [] };
+    if (PROFILE) {
+      for (const side of floor ? [floor, concord] : [concord]) fig.profiles.push(await profiledRun(side, kind));
+    }
+    out.push(fig);
+  }
+  return out;
+}
+
+function profileTable(figs: readonly FloorFigures[]): string[] {
+  const out: string[] = [];
+  out.push(
+    `One more run per side and write kind under the CPU profiler (same load; the profiler slows both): the Worker isolate's busy time ` +
+      `(every sample but idle; the isolate runs the Worker and all Durable Objects of its \`wrangler dev\`; on a loaded machine it includes ` +
+      `time the thread waited for a core) per successful write, setup writes included. ` +
+      `Summarise a profile with \`npm run -s bench:profile-summary -- <file>\`.`,
+  );
+  out.push('');
+  out.push('| write | floor busy ms / write | Concord busy ms / write | Concord ÷ floor | profiles (writes) |');
+  out.push('| --- | --- | --- | --- | --- |');
+  for (const fig of figs) {
+    const per = (side: Side['name']): number => {
+      const p = fig.profiles.find((x) => x.side === side);
+      return p ? p.busyMs / p.writes : NaN;
+    };
+    out.push(
+      `| ${KIND_LABEL[fig.kind]} | ${ms(per('floor'))} | ${ms(per('concord'))} | ${ratio2(per('concord'), per('floor'))} | ` +
+        `${fig.profiles.map((p) => `\`${p.file}\` (${p.writes})`).join(', ')} |`,
+    );
+  }
+  return out;
+}
+
+const ratio2 = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : 'n/a');
+const span = (xs: number[], f: (v: number) => string): string => {
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return lo === hi ? f(lo) : `${f(lo)}–${f(hi)}`;
+};
+
+function floorTables(figs: readonly FloorFigures[]): string[] {
+  const out: string[] = [];
+  const tput = (s: Stats): number => (s.seconds > 0 ? s.n / s.seconds : NaN);
+  const int = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
+  const x2 = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
+  out.push(
+    `| ${CLIENTS} clients, eventual | run | floor writes/s | Concord writes/s | Concord ÷ floor (goal ≥ 0.8×) | floor p50 | Concord p50 | ÷ | floor p99 | Concord p99 | ÷ (goal ≤ 1.5×) | failed (floor, Concord) |`,
+  );
+  out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const fig of figs) {
+    fig.rounds.forEach(({ floor: f, concord: c }, i) => {
+      out.push(
+        `| ${KIND_LABEL[fig.kind]} | ${i + 1} | ${int(tput(f.loaded))} | ${int(tput(c.loaded))} | ${ratio2(tput(c.loaded), tput(f.loaded))} | ` +
+          `${ms(f.loaded.p50)} | ${ms(c.loaded.p50)} | ${ratio2(c.loaded.p50, f.loaded.p50)} | ` +
+          `${ms(f.loaded.p99)} | ${ms(c.loaded.p99)} | ${ratio2(c.loaded.p99, f.loaded.p99)} | ${f.loaded.errors}, ${c.loaded.errors} |`,
+      );
+    });
+    const R = fig.rounds;
+    out.push(
+      `| ${KIND_LABEL[fig.kind]} | range | ${span(R.map((r) => tput(r.floor.loaded)), int)} | ${span(R.map((r) => tput(r.concord.loaded)), int)} | ` +
+        `${span(R.map((r) => tput(r.concord.loaded) / tput(r.floor.loaded)), x2)} | ` +
+        `${span(R.map((r) => r.floor.loaded.p50), ms)} | ${span(R.map((r) => r.concord.loaded.p50), ms)} | ${span(R.map((r) => r.concord.loaded.p50 / r.floor.loaded.p50), x2)} | ` +
+        `${span(R.map((r) => r.floor.loaded.p99), ms)} | ${span(R.map((r) => r.concord.loaded.p99), ms)} | ${span(R.map((r) => r.concord.loaded.p99 / r.floor.loaded.p99), x2)} | |`,
+    );
+  }
+  out.push('');
+  out.push('| 1 client, eventual | run | floor p50 | Concord p50 | ÷ | floor p99 | Concord p99 | ÷ |');
+  out.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const fig of figs) {
+    fig.rounds.forEach(({ floor: f, concord: c }, i) => {
+      out.push(
+        `| ${KIND_LABEL[fig.kind]} | ${i + 1} | ${ms(f.single.p50)} | ${ms(c.single.p50)} | ${ratio2(c.single.p50, f.single.p50)} | ` +
+          `${ms(f.single.p99)} | ${ms(c.single.p99)} | ${ratio2(c.single.p99, f.single.p99)} |`,
+      );
+    });
+  }
+  out.push('');
+  out.push('| CPU of the server per write | run | floor ms | Concord ms | Concord ÷ floor |');
+  out.push('| --- | --- | --- | --- | --- |');
+  for (const fig of figs) {
+    fig.rounds.forEach(({ floor: f, concord: c }, i) => {
+      out.push(`| ${KIND_LABEL[fig.kind]} | ${i + 1} | ${ms(f.cpuMsPerWrite)} | ${ms(c.cpuMsPerWrite)} | ${ratio2(c.cpuMsPerWrite, f.cpuMsPerWrite)} |`);
+    });
+    const R = fig.rounds;
+    out.push(
+      `| ${KIND_LABEL[fig.kind]} | range | ${span(R.map((r) => r.floor.cpuMsPerWrite), ms)} | ${span(R.map((r) => r.concord.cpuMsPerWrite), ms)} | ` +
+        `${span(R.map((r) => r.concord.cpuMsPerWrite / r.floor.cpuMsPerWrite), x2)} |`,
+    );
+  }
+  return out;
+}
+
 const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 // ---- main ----
@@ -436,89 +821,152 @@ function machine(): string {
   return `${cpus[0]?.model.trim() ?? 'cpu'} × ${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, wrangler ${wrangler}`;
 }
 
+/** Part a–c's tables (levels, replication lag, shard load). */
+function levelTables(levels: LevelFigures[], lag: LagFigures | undefined, shardFig: LoadFigures | undefined): string[] {
+  const byLevel = new Map(levels.map((l) => [l.level, l]));
+  const ev = byLevel.get('eventual')!;
+  const st = byLevel.get('strong')!;
+  const out: string[] = [];
+  out.push('| figure | eventual | session | quorum | strong | strong ÷ eventual |');
+  out.push('| --- | --- | --- | --- | --- | --- |');
+  const rowOf = (name: string, f: (l: LevelFigures) => string, r = ''): void => {
+    out.push(`| ${name} | ${LEVELS.map((l) => f(byLevel.get(l)!)).join(' | ')} | ${r} |`);
+  };
+  const tput = (x: Stats): number => x.n / x.seconds;
+  rowOf(`writes/s, ${CLIENTS} clients`, (l) => perSec(l.writes), `${ratio(tput(st.writes), tput(ev.writes))} (throughput)`);
+  rowOf(`write p50, ${CLIENTS} clients`, (l) => ms(l.writes.p50), ratio(st.writes.p50, ev.writes.p50));
+  rowOf(`write p99, ${CLIENTS} clients`, (l) => ms(l.writes.p99), ratio(st.writes.p99, ev.writes.p99));
+  rowOf(`reads/s, ${CLIENTS} clients`, (l) => perSec(l.reads), `${ratio(tput(st.reads), tput(ev.reads))} (throughput)`);
+  rowOf(`read p50, ${CLIENTS} clients`, (l) => ms(l.reads.p50), ratio(st.reads.p50, ev.reads.p50));
+  rowOf(`read p99, ${CLIENTS} clients`, (l) => ms(l.reads.p99), ratio(st.reads.p99, ev.reads.p99));
+  rowOf('write p50, 1 client', (l) => ms(l.serialWrites.p50), ratio(st.serialWrites.p50, ev.serialWrites.p50));
+  rowOf('write p99, 1 client', (l) => ms(l.serialWrites.p99), ratio(st.serialWrites.p99, ev.serialWrites.p99));
+  rowOf('read p50, 1 client', (l) => ms(l.serialReads.p50), ratio(st.serialReads.p50, ev.serialReads.p50));
+  rowOf('read p99, 1 client', (l) => ms(l.serialReads.p99), ratio(st.serialReads.p99, ev.serialReads.p99));
+  rowOf('failed requests', (l) => `${l.writes.errors + l.reads.errors + l.serialWrites.errors}`);
+  out.push('');
+  out.push('| figure | value | baseline |');
+  out.push('| --- | --- | --- |');
+  if (lag) {
+    out.push(
+      `| replication lag, eventual write acknowledged in one region → visible in both others (${lag.all.n} writes${lag.timeouts ? `, ${lag.timeouts} not seen in ${LAG_TIMEOUT_MS / 1000} s` : ''}) | p50 ${ms(lag.all.p50)} ms, p99 ${ms(lag.all.p99)} ms, max ${ms(lag.all.max)} ms; ${lag.firstPoll} of ${lag.all.n} visible at the first poll | one polling GET: p50 ${ms(lag.pollGet.p50)} ms, p99 ${ms(lag.pollGet.p99)} ms |`,
+    );
+  }
+  if (shardFig) {
+    const full = median(shardFig.full);
+    const empty = median(shardFig.empty);
+    out.push(
+      `| first request to a member after a restart: shard of ${shardFig.docs.toLocaleString('en-US')} documents (median of ${shardFig.full.length} restarts; each: ${shardFig.full.map(ms).join(', ')}) | ${ms(full)} ms | empty shard: ${ms(empty)} ms (each: ${shardFig.empty.map(ms).join(', ')}) |`,
+    );
+    out.push(
+      `| cost of loading the shard (difference) | ${ms(full - empty)} ms, ${(((full - empty) / shardFig.docs) * 1000).toFixed(1)} µs per document | next request to the loaded member: ${ms(median(shardFig.again))} ms |`,
+    );
+    out.push(
+      `| filling that shard (${FILL_CONCURRENCY} concurrent PUTs to one member, eventual) | ${Math.round(shardFig.docs / shardFig.fillSeconds).toLocaleString('en-US')} writes/s, ${shardFig.fillSeconds.toFixed(1)} s${shardFig.fillErrors ? `, ${shardFig.fillErrors} retried` : ''} | wrangler dev restart to healthy: ${ms(median(shardFig.restart))} ms |`,
+    );
+  }
+  return out;
+}
+
+/** The floor's topology from Concord's `wrangler.toml`, so both spread the keys over the same objects. */
+function floorVars(): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const name of ['REGIONS', 'PRIMARY_REGION', 'SHARDS']) {
+    const v = tomlVar(name);
+    if (v !== undefined) vars[name] = v;
+  }
+  return vars;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadBefore = os.loadavg();
   const persistTo = mkdtempSync(join(os.tmpdir(), 'concord-bench-'));
+  let floor: WranglerDev | undefined;
   try {
-    log('starting wrangler dev');
-    [server, writeToken, adminToken] = await Promise.all([
-      startWrangler({ persistTo, logLevel: 'warn' }),
+    const withFloor = FLOOR_ROUNDS > 0 || PROFILE !== '';
+    log(`starting wrangler dev${withFloor ? ' (Concord, and the floor from bench/floor/wrangler.toml)' : ''}`);
+    [server, writeToken, adminToken, floor] = await Promise.all([
+      startWrangler({ persistTo, logLevel: WRANGLER_LOG }),
       mintToken('--ns', `${NS}*`, '--scope', 'write'),
       mintToken('--scope', 'admin', '--ns', '*'),
+      withFloor ? startWrangler({ config: FLOOR_CONFIG, vars: floorVars(), logLevel: WRANGLER_LOG }) : undefined,
     ]);
     const cluster = (await (await call('/v1/cluster', { token: adminToken })).json()) as { shards: number; regions: string[]; primary: string };
     SHARDS = cluster.shards;
     REGIONS = cluster.regions;
-    if (SHARD_DOCS > 0) {
+    if (floor) {
+      const f = (await (await fetch(`${floor.url}/healthz`)).json()) as { shards: number; regions: string[] };
+      if (f.shards !== SHARDS || f.regions.join() !== REGIONS.join()) {
+        throw new Error(`the floor has ${f.shards} shards over ${f.regions.join()}, Concord ${SHARDS} over ${REGIONS.join()}`);
+      }
+    }
+    if (SHARD_DOCS > 0 && !ONLY_FLOOR) {
       if (SHARDS < 3) throw new Error(`part c needs at least 3 shards, the server has ${SHARDS}`);
       reserved = { full: 0, empty: 1, warm: 2 };
     }
     log(`${REGIONS.length} regions (${REGIONS.join(', ')}), ${SHARDS} shards, leader region ${cluster.primary}`);
 
-    // Unmeasured: JIT and connections warm, every member of the load shards started.
-    log('warm-up (not measured)');
-    await perLevel('eventual', 'warmup-');
     const levels: LevelFigures[] = [];
-    for (const level of LEVELS) levels.push(await perLevel(level));
-    const lag = LAG_WRITES > 0 ? await replicationLag() : undefined;
-    const shardFig = SHARD_DOCS > 0 ? await shardLoad(persistTo) : undefined;
+    let lag: LagFigures | undefined;
+    if (!ONLY_FLOOR) {
+      // Unmeasured: JIT and connections warm, every member of the load shards started.
+      log('warm-up (not measured)');
+      await perLevel('eventual', 'warmup-');
+      for (const level of LEVELS) levels.push(await perLevel(level));
+      lag = LAG_WRITES > 0 ? await replicationLag() : undefined;
+    }
+    // Before part c, which restarts Concord on a shard of many documents.
+    const floorFigs =
+      floor || PROFILE
+        ? await floorComparison(
+            floor && { name: 'floor', url: () => floor!.url, inspectorPort: () => floor!.inspectorPort, pgid: () => floor!.pid, output: () => floor!.output() },
+            { name: 'concord', url: () => server.url, inspectorPort: () => server.inspectorPort, pgid: () => server.pid, output: () => server.output() },
+          )
+        : undefined;
+    const shardFig = SHARD_DOCS > 0 && !ONLY_FLOOR ? await shardLoad(persistTo) : undefined;
 
     const total = (performance.now() - started) / 1000;
-    const byLevel = new Map(levels.map((l) => [l.level, l]));
-    const ev = byLevel.get('eventual')!;
-    const st = byLevel.get('strong')!;
+    const loadAfter = os.loadavg();
     const out: string[] = [];
-    out.push(`Concord edge bench (\`npm run bench:edge\`) — ${machine()}`);
+    out.push(`Concord edge bench (\`npm run bench:edge\`${ONLY_FLOOR ? ', `BENCH_ONLY=floor`' : ''}) — ${machine()}`);
     out.push('');
     out.push(
-      `\`wrangler dev\` on 127.0.0.1, default config (${REGIONS.length} regions, ${SHARDS} shards, SQLite state on disk); ` +
-        `${CLIENTS} concurrent clients × ${REQUESTS} requests per level and kind over ${KEYS} keys per level, regions in rotation ` +
-        `(load generator and server share the machine's cores), then 1 client × ${SERIAL} writes and reads per level; ` +
-        `writes alternate a merge PATCH and an ops POST (increment + set), reads go to another region than the write; ` +
-        `latencies in ms, measured by the client; run took ${total.toFixed(0)} s.`,
+      `Load average (1 min) at the start ${loadBefore[0]!.toFixed(2)}, at the end ${loadAfter[0]!.toFixed(2)}, on ${os.cpus().length} cores; run took ${total.toFixed(0)} s.`,
     );
-    out.push('');
-    out.push('| figure | eventual | session | quorum | strong | strong ÷ eventual |');
-    out.push('| --- | --- | --- | --- | --- | --- |');
-    const rowOf = (name: string, f: (l: LevelFigures) => string, r = ''): void => {
-      out.push(`| ${name} | ${LEVELS.map((l) => f(byLevel.get(l)!)).join(' | ')} | ${r} |`);
-    };
-    const tput = (x: Stats): number => x.n / x.seconds;
-    rowOf(`writes/s, ${CLIENTS} clients`, (l) => perSec(l.writes), `${ratio(tput(st.writes), tput(ev.writes))} (throughput)`);
-    rowOf(`write p50, ${CLIENTS} clients`, (l) => ms(l.writes.p50), ratio(st.writes.p50, ev.writes.p50));
-    rowOf(`write p99, ${CLIENTS} clients`, (l) => ms(l.writes.p99), ratio(st.writes.p99, ev.writes.p99));
-    rowOf(`reads/s, ${CLIENTS} clients`, (l) => perSec(l.reads), `${ratio(tput(st.reads), tput(ev.reads))} (throughput)`);
-    rowOf(`read p50, ${CLIENTS} clients`, (l) => ms(l.reads.p50), ratio(st.reads.p50, ev.reads.p50));
-    rowOf(`read p99, ${CLIENTS} clients`, (l) => ms(l.reads.p99), ratio(st.reads.p99, ev.reads.p99));
-    rowOf('write p50, 1 client', (l) => ms(l.serialWrites.p50), ratio(st.serialWrites.p50, ev.serialWrites.p50));
-    rowOf('write p99, 1 client', (l) => ms(l.serialWrites.p99), ratio(st.serialWrites.p99, ev.serialWrites.p99));
-    rowOf('read p50, 1 client', (l) => ms(l.serialReads.p50), ratio(st.serialReads.p50, ev.serialReads.p50));
-    rowOf('read p99, 1 client', (l) => ms(l.serialReads.p99), ratio(st.serialReads.p99, ev.serialReads.p99));
-    rowOf('failed requests', (l) => `${l.writes.errors + l.reads.errors + l.serialWrites.errors}`);
-    out.push('');
-    out.push('| figure | value | baseline |');
-    out.push('| --- | --- | --- |');
-    if (lag) {
+    if (!ONLY_FLOOR) {
+      out.push('');
       out.push(
-        `| replication lag, eventual write acknowledged in one region → visible in both others (${lag.all.n} writes${lag.timeouts ? `, ${lag.timeouts} not seen in ${LAG_TIMEOUT_MS / 1000} s` : ''}) | p50 ${ms(lag.all.p50)} ms, p99 ${ms(lag.all.p99)} ms, max ${ms(lag.all.max)} ms; ${lag.firstPoll} of ${lag.all.n} visible at the first poll | one polling GET: p50 ${ms(lag.pollGet.p50)} ms, p99 ${ms(lag.pollGet.p99)} ms |`,
+        `\`wrangler dev\` on 127.0.0.1, default config (${REGIONS.length} regions, ${SHARDS} shards, SQLite state on disk); ` +
+          `${CLIENTS} concurrent clients × ${REQUESTS} requests per level and kind over ${KEYS} keys per level, regions in rotation ` +
+          `(load generator and server share the machine's cores), then 1 client × ${SERIAL} writes and reads per level; ` +
+          `writes alternate a merge PATCH and an ops POST (increment + set), reads go to another region than the write; ` +
+          `latencies in ms, measured by the client.`,
       );
+      out.push('');
+      out.push(...levelTables(levels, lag, shardFig));
     }
-    if (shardFig) {
-      const full = median(shardFig.full);
-      const empty = median(shardFig.empty);
+    if (floorFigs?.some((f) => f.rounds.length > 0)) {
+      out.push('');
       out.push(
-        `| first request to a member after a restart: shard of ${shardFig.docs.toLocaleString('en-US')} documents (median of ${shardFig.full.length} restarts; each: ${shardFig.full.map(ms).join(', ')}) | ${ms(full)} ms | empty shard: ${ms(empty)} ms (each: ${shardFig.empty.map(ms).join(', ')}) |`,
+        `Concord against the floor (\`bench/floor/\`: a Durable Object per shard and region that commits the write in one SQLite ` +
+          `transaction, answers and pushes it to the other regions, no CRDT, auth or log), both in their own \`wrangler dev\` on this machine, ` +
+          `alternated floor, Concord × ${FLOOR_ROUNDS}; each run: ${CLIENTS} concurrent clients × ${REQUESTS} eventual writes over ${KEYS} new documents, ` +
+          `regions in rotation, \`Prefer: return=minimal\`, then 1 client × ${SERIAL} writes. Latencies in ms, measured by the client. ` +
+          `CPU: user + system time of the server's whole process group (wrangler, workerd) from the start of a run to the end of the ` +
+          `${SETTLE_MS} ms pause after it (so replication the writes set off counts), per write of the run (setup writes included); ` +
+          `it depends far less on other load than latency does.`,
       );
-      out.push(
-        `| cost of loading the shard (difference) | ${ms(full - empty)} ms, ${(((full - empty) / shardFig.docs) * 1000).toFixed(1)} µs per document | next request to the loaded member: ${ms(median(shardFig.again))} ms |`,
-      );
-      out.push(
-        `| filling that shard (${FILL_CONCURRENCY} concurrent PUTs to one member, eventual) | ${Math.round(shardFig.docs / shardFig.fillSeconds).toLocaleString('en-US')} writes/s, ${shardFig.fillSeconds.toFixed(1)} s${shardFig.fillErrors ? `, ${shardFig.fillErrors} retried` : ''} | wrangler dev restart to healthy: ${ms(median(shardFig.restart))} ms |`,
-      );
+      out.push('');
+      out.push(...floorTables(floorFigs));
+    }
+    if (floorFigs?.some((f) => f.profiles.length > 0)) {
+      out.push('');
+      out.push(...profileTable(floorFigs));
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    await server?.stop();
+    await Promise.all([server?.stop(), floor?.stop()]);
     rmSync(persistTo, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }

@@ -35,6 +35,10 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** wrangler's `--log-level`; `warn` drops the per-request lines (the benchmark uses it). Default `info`. */
   logLevel?: LogLevel;
+  /** Another wrangler config than the root's (relative to the root): the benchmark's floor. */
+  config?: string;
+  /** `--var` overrides of the config's `[vars]`. */
+  vars?: Record<string, string>;
 }
 
 export interface WranglerDev {
@@ -43,6 +47,8 @@ export interface WranglerDev {
   readonly port: number;
   readonly persistTo: string;
   readonly pid: number;
+  /** The DevTools inspector of the Worker's isolate (`--inspector-port`): the benchmark profiles through it. */
+  readonly inspectorPort: number;
   /** The last part of wrangler's stdout and stderr, for diagnosing failures. */
   output(): string;
   /** Stops wrangler and its children (idempotent) and removes an owned state directory. */
@@ -115,6 +121,7 @@ class Started implements WranglerDev {
     readonly port: number,
     readonly persistTo: string,
     private readonly ownsDir: boolean,
+    readonly inspectorPort: number,
   ) {
     const keep = (chunk: Buffer): void => {
       this.buf = (this.buf + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
@@ -191,7 +198,9 @@ class Started implements WranglerDev {
 
 function spawnWrangler(port: number, inspectorPort: number, persistTo: string, opts: StartOptions): ChildProcess {
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--persist-to', persistTo];
+  if (opts.config) args.push('--config', opts.config);
   if (opts.env) args.push('--env', opts.env);
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   args.push('--log-level', opts.logLevel ?? 'info');
   return spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
     cwd: ROOT,
@@ -221,7 +230,7 @@ export async function startWrangler(opts: StartOptions = {}): Promise<WranglerDe
     const port = await freePort();
     let inspectorPort = await freePort();
     while (inspectorPort === port) inspectorPort = await freePort();
-    const dev = new Started(spawnWrangler(port, inspectorPort, persistTo, opts), port, persistTo, ownsDir);
+    const dev = new Started(spawnWrangler(port, inspectorPort, persistTo, opts), port, persistTo, ownsDir, inspectorPort);
     try {
       await dev.ready(timeout);
       return dev;
