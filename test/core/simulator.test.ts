@@ -14,6 +14,8 @@ describe('deterministic simulator', () => {
     expect(reports.some((r) => r.commitCrashes > 0)).toBe(true);
     expect(reports.some((r) => r.unacknowledged > 0)).toBe(true);
     expect(reports.some((r) => r.maxSkew > 0)).toBe(true);
+    expect(reports.some((r) => r.repliesLost > 0)).toBe(true);
+    expect(reports.some((r) => r.acksLost > 0 && r.retries > 0)).toBe(true);
     expect(new Set(reports.map((r) => r.members))).toEqual(new Set([3, 4, 5]));
   });
 

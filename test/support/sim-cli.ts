@@ -3,7 +3,7 @@
  * `npm run sim -- --seed 42` replays one seed and prints its report.
  * Options: --from N (first seed), --members N, --steps N, --log-max-bytes N (with a small
  * bound, compaction and state transfer run often), --long-outage (one member down for most
- * of each run).
+ * of each run), --clock-skew N (bound of the clock offsets in ms instead of one drawn per seed).
  */
 import { SimFailure, simulate } from './sim/simulation.js';
 
@@ -20,11 +20,15 @@ const members = arg('members');
 const steps = arg('steps');
 const logMaxBytes = arg('log-max-bytes');
 const longOutage = process.argv.includes('--long-outage');
+const clockSkew = arg('clock-skew');
 const from = one ?? arg('from') ?? 1;
 const count = one !== undefined ? 1 : (arg('seeds') ?? 1000);
 const started = performance.now();
 let writes = 0;
 let failures = 0;
+/** What the soak exercised, summed over the seeds that passed. */
+const TOTALS = ['unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'acksLost', 'retries', 'repliesLost', 'transfers'] as const;
+const totals = Object.fromEntries(TOTALS.map((k) => [k, 0])) as Record<(typeof TOTALS)[number], number>;
 for (let seed = from; seed < from + count; seed++) {
   try {
     const report = simulate({
@@ -33,8 +37,10 @@ for (let seed = from; seed < from + count; seed++) {
       ...(steps && { steps }),
       ...(logMaxBytes && { logMaxBytes }),
       ...(longOutage && { longOutage }),
+      ...(clockSkew !== undefined && { clockSkew }),
     });
     writes += report.writes;
+    for (const k of TOTALS) totals[k] += report[k];
     if (one !== undefined) console.log(report);
   } catch (err) {
     failures++;
@@ -47,4 +53,5 @@ for (let seed = from; seed < from + count; seed++) {
   }
 }
 console.log(`${count} seeds done: ${failures} failed, ${writes} acknowledged writes checked`);
+if (one === undefined) console.log(Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', '));
 process.exit(failures > 0 ? 1 : 0);

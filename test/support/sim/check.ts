@@ -116,13 +116,18 @@ function checkDoc(r: Replica, doc: DocKey, want: Expected | undefined, when: str
 
 /**
  * What a member holds of `doc` when a client reaches it: the model's document at the member's
- * document vector. Every write the member has applied is in the model by then, because the
- * model records each entry as it commits at its origin.
+ * document vector; its metadata always, its content when `content` (rendering costs). Every
+ * write the member has applied is in the model by then, because the model records each entry
+ * as it commits at its origin.
  */
-export function checkMemberView(sim: Simulation, node: Node, doc: DocKey): void {
+export function checkMemberView(sim: Simulation, node: Node, doc: DocKey, content: boolean): void {
   const r = node.replica!;
   const ctx = r.docs.meta(doc)?.vv;
-  checkDoc(r, doc, ctx ? sim.model.expect(doc, ctx) : undefined, 'when a client came');
+  if (content || !ctx) return checkDoc(r, doc, ctx ? sim.model.expect(doc, ctx) : undefined, 'when a client came');
+  const want = sim.model.expectMeta(doc, ctx)!;
+  if (!sameDocMeta(r.docs.meta(doc)!, want)) {
+    throw new Error(`${r.self}: ${JSON.stringify(doc)} when a client came: metadata ${canonical(r.docs.meta(doc))}, the writes give ${canonical(want)}`);
+  }
 }
 
 /**

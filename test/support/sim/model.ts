@@ -90,6 +90,12 @@ export class Model {
     return ctx ? all.filter((w) => covers(ctx, dotOf(w.entry))) : all;
   }
 
+  /** The document's metadata at a member with document vector `ctx`; undefined when no write touched it. */
+  expectMeta(doc: DocKey, ctx?: VersionVector): DocMeta | undefined {
+    const v = this.view(doc, ctx);
+    return v.length === 0 ? undefined : metaOf(doc, v);
+  }
+
   /** The document as a member with document vector `ctx` must hold it; undefined when no write touched it. */
   expect(doc: DocKey, ctx?: VersionVector): Expected | undefined {
     const v = this.view(doc, ctx);

@@ -1,7 +1,8 @@
 /**
  * The simulated network between members: a virtual-time event queue with seeded faults
- * (drop, duplicate, delay and therefore reorder) and partitions. Nothing here uses real
- * timers; `run` advances virtual time from event to event.
+ * (drop, duplicate, delay and therefore reorder), partitions, and links cut in one direction
+ * only, across which a member applies what it is sent but its replies never arrive. Nothing
+ * here uses real timers; `run` advances virtual time from event to event.
  */
 import type { MemberId } from '../../../src/core/ids.js';
 import type { Random } from '../../../src/core/ports.js';
@@ -76,6 +77,8 @@ export class SimNetwork {
   private order = 0;
   /** Links that are cut, as `a|b` with a < b. */
   private readonly cut = new Set<string>();
+  /** Links cut in one direction, as `from>to`. */
+  private readonly oneWay = new Set<string>();
   sent = 0;
   dropped = 0;
 
@@ -85,8 +88,15 @@ export class SimNetwork {
     this.queue.push({ at: this.now + delay, order: this.order++, run });
   }
 
+  /** True when a message from `a` reaches `b`. */
   connected(a: MemberId, b: MemberId): boolean {
-    return !this.cut.has(link(a, b));
+    return !this.cut.has(link(a, b)) && !this.oneWay.has(`${a}>${b}`);
+  }
+
+  /** Cuts (or restores) the direction `from` → `to` only. */
+  setOneWay(from: MemberId, to: MemberId, isCut: boolean): void {
+    if (isCut) this.oneWay.add(`${from}>${to}`);
+    else this.oneWay.delete(`${from}>${to}`);
   }
 
   setCut(a: MemberId, b: MemberId, isCut: boolean): void {
@@ -97,6 +107,7 @@ export class SimNetwork {
   /** Splits members into groups that cannot reach each other. */
   partition(groups: readonly (readonly MemberId[])[]): void {
     this.cut.clear();
+    this.oneWay.clear();
     for (const g of groups) for (const h of groups) {
       if (g === h) continue;
       for (const a of g) for (const b of h) this.cut.add(link(a, b));
@@ -105,25 +116,34 @@ export class SimNetwork {
 
   heal(): void {
     this.cut.clear();
+    this.oneWay.clear();
   }
 
   /**
    * Sends a message subject to the current faults; `deliver` runs at the receiver if the
-   * link is up at delivery time.
+   * link is up at delivery time, and `lost` runs if no copy arrives.
    */
-  send(from: MemberId, to: MemberId, deliver: () => void): void {
+  send(from: MemberId, to: MemberId, deliver: () => void, lost?: () => void): void {
     this.sent++;
     const copies = this.random.next() < this.faults.duplicateRate ? 2 : 1;
+    let pending = copies;
+    let arrived = false;
+    const gone = () => {
+      this.dropped++;
+      if (--pending === 0 && !arrived) lost?.();
+    };
     for (let i = 0; i < copies; i++) {
       if (this.random.next() < this.faults.dropRate) {
-        this.dropped++;
+        gone();
         continue;
       }
       const { minDelay, maxDelay } = this.faults;
       const delay = minDelay + Math.floor(this.random.next() * (maxDelay - minDelay + 1));
       this.schedule(delay, () => {
-        if (this.connected(from, to)) deliver();
-        else this.dropped++;
+        if (!this.connected(from, to)) return gone();
+        arrived = true;
+        pending--;
+        deliver();
       });
     }
   }

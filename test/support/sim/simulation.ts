@@ -63,6 +63,11 @@ export interface SimReport {
   /** Writes that were committed but whose clients were not told (a crash or failure after the commit). */
   readonly unacknowledged: number;
   readonly storageFaultsAsEngineFaults: number;
+  /** Anti-entropy replies lost after the receiver applied the request. */
+  readonly repliesLost: number;
+  /** Answers to client requests lost after the member carried them out, and requests sent again. */
+  readonly acksLost: number;
+  readonly retries: number;
   /** Bound of the members' clock offsets in this run (ms). */
   readonly maxSkew: number;
   readonly healRounds: number;
@@ -81,6 +86,8 @@ export class SimFailure extends Error {
 const GOSSIP_INTERVAL = 40;
 const MAX_STEPS = 16;
 const MAX_HEAL_ROUNDS = 40;
+/** Sends of one client request, the first included. */
+const MAX_ATTEMPTS = 3;
 /** Bound of the clock offsets drawn from the seed (ms), well beyond message delays and gossip intervals. */
 const MAX_SKEW = 500;
 
@@ -110,7 +117,15 @@ export class Simulation {
   readonly maxSkew: number;
   /** Fields are named by this counter, so every request writes its own. */
   private requests = 0;
+  /** Requests that reached a member, retries included. */
+  private served = 0;
   crashes = 0;
+  /** Probability that a client does not get the answer to a request its member carried out. */
+  ackLossRate = 0;
+  acksLost = 0;
+  retries = 0;
+  /** Anti-entropy replies lost after their request was applied (dropped or one-way links). */
+  repliesLost = 0;
   /** Storage faults that surfaced as engine faults (see {@link storageFault}). */
   storageFaultsAsEngineFaults = 0;
   transfers = 0;
@@ -189,7 +204,9 @@ export class Simulation {
       return;
     }
     this.maxLogBytes = Math.max(this.maxLogBytes, r.stats().logBytes);
-    if (reply && step < MAX_STEPS) this.net.send(to.id, from.id, () => this.deliver(from, to, reply, step + 1));
+    if (reply && step < MAX_STEPS) {
+      this.net.send(to.id, from.id, () => this.deliver(from, to, reply, step + 1), () => this.repliesLost++);
+    }
   }
 
   gossip(node: Node, peer: Node): void {
@@ -208,10 +225,12 @@ export class Simulation {
    * committed (found in storage, whatever the replica answered), an acknowledgement, or a
    * refusal with the document vector the member decided on.
    */
-  request(node: Node, req: Request): void {
+  request(node: Node, req: Request, attempt = 1): void {
     const r = node.replica!;
     const ctx = r.docs.meta(req.doc)?.vv ?? emptyVV;
-    checkMemberView(this, node, req.doc);
+    // Every request checks what the member holds against the model, one in eight its content
+    // too (rendering costs; the end checks see all content anyway).
+    checkMemberView(this, node, req.doc, ++this.served % 8 === 0);
     const before = node.storage.own.length;
     let res: WriteResult | undefined;
     let error: unknown;
@@ -234,12 +253,34 @@ export class Simulation {
     } else if (error !== undefined && !this.storageFault(node, error)) {
       throw error;
     }
+    // The member did its part; the answer may still be lost on the way to the client.
+    const answered = error === undefined && !refusal;
+    const told = answered && !(this.rng.next() < this.ackLossRate);
+    if (answered && !told) this.acksLost++;
     if (entry) {
       if (entry.hlc < node.clock.now()) throw new Error(`${node.id}: entry ${entry.seq} has hlc ${entry.hlc}, behind the clock`);
-      this.model.add({ entry, effect: req.effect, acked: error === undefined });
+      this.model.add({ entry, effect: req.effect, acked: told });
     }
     if (node.replica) this.maxLogBytes = Math.max(this.maxLogBytes, node.replica.stats().logBytes);
-    if (error === undefined && res?.entry) this.push(node, [res.entry]);
+    if (answered && res?.entry) this.push(node, [res.entry]);
+    if (!told && !refusal && attempt < MAX_ATTEMPTS && this.rng.next() < 0.7) this.retry(node, req, attempt);
+  }
+
+  /**
+   * A client that got no answer sends the same request again a little later, to the same
+   * member or (except Yjs text) to another. Whether the first attempt applied or not, the
+   * documents must end up as the model says: a Yjs update applies once however often it is
+   * sent; JSON operations sent again are a new change, as over HTTP at these levels.
+   */
+  private retry(node: Node, req: Request, attempt: number): void {
+    // A Yjs insert refers to the characters around it, which another member may lack: Yjs then
+    // holds it back, and what a delete there observed is beyond this model (see README.md).
+    const sameMember = (req.engine === 'yjs' && req.effect.kind === 'text') || this.rng.next() < 0.5;
+    const target = sameMember ? node : pick(this.rng, this.nodes);
+    this.retries++;
+    this.net.schedule(1 + Math.floor(this.rng.next() * 60), () => {
+      if (target.replica) this.request(target, req, attempt + 1);
+    });
   }
 
   private push(node: Node, entries: LogEntry[]): void {
@@ -304,6 +345,7 @@ export class Simulation {
         maxDelay: 1 + Math.floor(this.rng.next() * 60),
       };
       this.drawCommitFaults();
+      this.ackLossRate = this.rng.next() < 0.5 ? 0 : this.rng.next() * 0.3;
     }
     this.tickGossip();
     this.net.run(this.net.now + Math.floor(this.rng.next() * 15));
@@ -316,11 +358,11 @@ export class Simulation {
     for (const n of this.nodes) n.storage.faultRate = rate;
   }
 
-  /** Heals, splits into two random groups, or cuts or restores one link ("swizzle"). */
+  /** Heals, splits into two random groups, or cuts or restores one link ("swizzle"), or one direction of one. */
   private changePartition(): void {
     const r = this.rng.next();
     if (r < 0.3) return this.net.heal();
-    if (r < 0.6) {
+    if (r < 0.55) {
       const a: MemberId[] = [];
       const b: MemberId[] = [];
       for (const m of this.members) (this.rng.next() < 0.5 ? a : b).push(m);
@@ -328,7 +370,10 @@ export class Simulation {
     }
     const x = pick(this.rng, this.members);
     const y = pick(this.rng, this.members);
-    if (x !== y) this.net.setCut(x, y, this.net.connected(x, y));
+    if (x === y) return;
+    // One direction only: y applies what x sends, and x never hears back.
+    if (r < 0.8) this.net.setCut(x, y, this.net.connected(x, y));
+    else this.net.setOneWay(y, x, this.net.connected(y, x));
   }
 
   /** Invariants after every step: memory equals what is committed; nobody claims unwritten entries. */
@@ -352,6 +397,7 @@ export class Simulation {
     }
     this.net.heal();
     this.net.faults = NO_FAULTS;
+    this.ackLossRate = 0;
     this.net.run(Infinity);
     for (let round = 1; round <= MAX_HEAL_ROUNDS; round++) {
       for (const a of this.nodes) for (const b of this.nodes) this.gossip(a, b);
@@ -383,6 +429,9 @@ export class Simulation {
       commitCrashes: this.nodes.reduce((n, x) => n + x.storage.crashes, 0),
       unacknowledged: this.model.writes().filter((w) => !w.acked).length,
       storageFaultsAsEngineFaults: this.storageFaultsAsEngineFaults,
+      repliesLost: this.repliesLost,
+      acksLost: this.acksLost,
+      retries: this.retries,
       maxSkew: this.maxSkew,
       healRounds,
       messages: this.net.sent,
