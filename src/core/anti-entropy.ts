@@ -42,7 +42,11 @@ export function answer(r: Replica, msg: SyncMessage, resume?: Resume): SyncMessa
   }
   if (!resume && !msg.transfer && msg.reply) resume = r.transferResume();
   const reply = msg.kind === 'digest' || msg.more;
-  if (entries.length === 0 && !transfer && !resume && !reply) return undefined;
+  // Entries that asked for nothing back (an eager push, a round's last delta) are answered
+  // with this replica's vector alone: the sender then knows this peer is current and need
+  // not gossip with it.
+  const ack = msg.kind === 'delta' && msg.entries.length > 0;
+  if (entries.length === 0 && !transfer && !resume && !reply && !ack) return undefined;
   return {
     kind: 'delta',
     from: r.self,

@@ -46,8 +46,14 @@ class PeerQueue {
   private async drain(): Promise<void> {
     while (this.queued.length > 0) {
       const batch = this.takeBatch();
-      // A lost push is repaired by gossip; the queue goes on with later entries.
-      await this.transport.request(this.peer, this.replica.push(batch)).catch(() => undefined);
+      // A lost push is repaired by gossip; the queue goes on with later entries. The answer
+      // tells what the peer now has, which spares gossip rounds with a peer that is current.
+      try {
+        const ack = await this.transport.request(this.peer, this.replica.push(batch));
+        if (ack) this.replica.receive(ack);
+      } catch {
+        // Unreachable or refused: gossip repairs it.
+      }
     }
   }
 

@@ -351,9 +351,10 @@ export class Replica {
     this.applyReady(stage);
     // Entries from elsewhere may have covered the transfer's target before its last chunk.
     if (stage.transfer && leq(stage.transfer.target, stage.vv)) stage.transfer = undefined;
+    // Compaction rides in the same commit: a second transaction per message was a fifth of a member's time.
+    this.planCompactionInto(stage);
     this.commit(stage);
     for (const doc of loaded) this.docs.evict(doc);
-    this.compact();
     const reply = answer(this, msg, resume);
     return reply && encodeMessage(reply);
   }
@@ -363,20 +364,25 @@ export class Replica {
    * entries anyway (peers behind them then get a state transfer).
    */
   compact(): void {
-    const known = this.members.map((m) => (m === this.self ? this.meta.vv : (this.meta.peers[m] ?? emptyVV)));
+    const stage = this.stage();
+    if (this.planCompactionInto(stage)) this.commit(stage);
+  }
+
+  /** Adds what compaction may drop to `stage` (as of its vector); false when nothing. */
+  private planCompactionInto(stage: Stage): boolean {
+    const known = this.members.map((m) => (m === this.self ? stage.vv : (this.meta.peers[m] ?? emptyVV)));
     const plan = planCompaction({
       known,
-      vv: this.meta.vv,
-      horizon: this.meta.horizon,
+      vv: stage.vv,
+      horizon: stage.horizon,
       logBytes: this.logBytes,
       logMaxBytes: this.logMaxBytes,
-      oldest: (bytes) => this.storage.scanLog(this.meta.horizon, bytes).entries,
+      oldest: (bytes) => this.storage.scanLog(stage.horizon, bytes).entries,
     });
-    if (!plan) return;
-    const stage = this.stage();
+    if (!plan) return false;
     stage.horizon = plan;
     stage.truncate = plan;
-    this.commit(stage);
+    return true;
   }
 
   /** Log entries the holder of `vv` lacks, oldest first, bounded by `maxBatchBytes`. */

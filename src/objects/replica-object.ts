@@ -326,7 +326,13 @@ export class ReplicaObject extends DurableObject<Env> {
   /** Gossip: a push-pull round with FANOUT random peers; re-armed until every peer is known to have caught up. */
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
-    const peers = pickPeers(this.replica, this.config.fanout, random);
+    if (this.converged()) return;
+    // Peers known to have all this member has (their push answers say so) need no round;
+    // a member they lack something from gossips with them itself.
+    const vv = this.replica.vv;
+    const all = pickPeers(this.replica, this.config.regions.length, random);
+    const lagging = all.filter((p) => !equals(this.replica.peers[p] ?? emptyVV, vv));
+    const peers = (lagging.length > 0 ? lagging : all).slice(0, this.config.fanout);
     await Promise.allSettled(peers.map((p) => gossipRound(this.replica, p, this.peers.transport)));
     if (!this.converged()) this.arm();
   }
