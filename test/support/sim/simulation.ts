@@ -3,10 +3,11 @@
  * network, with crash-restarts that keep only what storage committed. One seed fixes every
  * choice, so a failing seed replays exactly (`npm run sim -- --seed N`).
  *
- * A run: set-up (documents created and replicated), chaos (random client writes, eager
- * pushes, gossip rounds, drops, duplicates, delays, partitions that change, crashes and
- * restarts), heal (all members up, network whole), then bounded gossip rounds and the
- * checks in `check.ts`.
+ * A run: set-up (documents created and replicated), chaos (random client requests, eager
+ * pushes, gossip rounds, drops, duplicates, delays, partitions and one-way links that change,
+ * crashes and restarts, commits that fail or crash, skewed clocks, lost answers and client
+ * retries), heal (all members up, network whole, storage sound), then bounded gossip rounds
+ * and the checks in `check.ts`. See README.md beside this file.
  */
 import { ConcordError, EngineFaultError } from '../../../src/core/errors.js';
 import { type DocKey, type MemberId } from '../../../src/core/ids.js';
@@ -197,13 +198,14 @@ export class Simulation {
     if (!r) return;
     if (decodeMessage(bytes).transfer) this.transfers++;
     let reply: Uint8Array | undefined;
+    const commits = to.storage.commits;
     try {
       reply = r.receive(bytes);
     } catch (err) {
       if (!this.storageFault(to, err)) throw err;
       return;
     }
-    this.maxLogBytes = Math.max(this.maxLogBytes, r.stats().logBytes);
+    this.noteLogSize(to, commits);
     if (reply && step < MAX_STEPS) {
       this.net.send(to.id, from.id, () => this.deliver(from, to, reply, step + 1), () => this.repliesLost++);
     }
@@ -232,6 +234,7 @@ export class Simulation {
     // too (rendering costs; the end checks see all content anyway).
     checkMemberView(this, node, req.doc, ++this.served % 8 === 0);
     const before = node.storage.own.length;
+    const commits = node.storage.commits;
     let res: WriteResult | undefined;
     let error: unknown;
     try {
@@ -261,7 +264,7 @@ export class Simulation {
       if (entry.hlc < node.clock.now()) throw new Error(`${node.id}: entry ${entry.seq} has hlc ${entry.hlc}, behind the clock`);
       this.model.add({ entry, effect: req.effect, acked: told });
     }
-    if (node.replica) this.maxLogBytes = Math.max(this.maxLogBytes, node.replica.stats().logBytes);
+    if (answered) this.noteLogSize(node, commits);
     if (answered && res?.entry) this.push(node, [res.entry]);
     if (!told && !refusal && attempt < MAX_ATTEMPTS && this.rng.next() < 0.7) this.retry(node, req, attempt);
   }
@@ -283,10 +286,20 @@ export class Simulation {
     });
   }
 
+  /**
+   * The log bound holds after an operation that committed and returned; one that failed or
+   * crashed between its commits (before its compaction, say) leaves the log over the bound
+   * until the member's next commit.
+   */
+  private noteLogSize(node: Node, commitsBefore: number): void {
+    if (node.storage.commits > commitsBefore) this.maxLogBytes = Math.max(this.maxLogBytes, node.replica!.stats().logBytes);
+  }
+
+  /** An eager push; the receiver's answer (its vector) comes back once, as over RPC, or is lost. */
   private push(node: Node, entries: LogEntry[]): void {
     const push = node.replica!.push(entries);
     for (const peer of this.nodes) {
-      if (peer !== node) this.net.send(node.id, peer.id, () => this.deliver(peer, node, push, MAX_STEPS));
+      if (peer !== node) this.net.send(node.id, peer.id, () => this.deliver(peer, node, push, MAX_STEPS - 1));
     }
   }
 
@@ -310,7 +323,6 @@ export class Simulation {
     checkMemoryMatchesStorage(node, true);
     return true;
   }
-
 
   /** Gossip timers: each member starts a round with a random peer every interval. */
   private tickGossip(): void {
