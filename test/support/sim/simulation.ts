@@ -277,7 +277,7 @@ export class Simulation {
    */
   private retry(node: Node, req: Request, attempt: number): void {
     // A Yjs insert refers to the characters around it, which another member may lack: Yjs then
-    // holds it back, and what a delete there observed is beyond this model (see README.md).
+    // holds it back, and a delete there covers the entry but not the item (see README.md).
     const sameMember = (req.engine === 'yjs' && req.effect.kind === 'text') || this.rng.next() < 0.5;
     const target = sameMember ? node : pick(this.rng, this.nodes);
     this.retries++;
