@@ -124,7 +124,8 @@ export function checkMemberView(sim: Simulation, node: Node, doc: DocKey, conten
   const r = node.replica!;
   const ctx = r.docs.meta(doc)?.vv;
   if (content || !ctx) return checkDoc(r, doc, ctx ? sim.model.expect(doc, ctx) : undefined, 'when a client came');
-  const want = sim.model.expectMeta(doc, ctx)!;
+  const want = sim.model.expectMeta(doc, ctx);
+  if (!want) throw new Error(`${r.self}: ${JSON.stringify(doc)} when a client came exists but no write touched it`);
   if (!sameDocMeta(r.docs.meta(doc)!, want)) {
     throw new Error(`${r.self}: ${JSON.stringify(doc)} when a client came: metadata ${canonical(r.docs.meta(doc))}, the writes give ${canonical(want)}`);
   }
