@@ -18,6 +18,9 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           testTimeout: 60_000,
+          // Files share the Durable Objects (and the isolate's engines): tests that inject
+          // faults into a member or break the wasm module must not overlap with others.
+          fileParallelism: false,
         },
       },
       {

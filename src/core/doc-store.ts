@@ -91,7 +91,7 @@ export class DocStore {
     if (c) return c.engine.save();
     const stored = this.storage.loadState(doc, name);
     const chunks = stored ? [...(stored.snapshot ? [stored.snapshot] : []), ...stored.increments] : [];
-    const engine = this.load(name, chunks, this.engineOptions());
+    const engine = this.load(name, chunks, this.engineOptions(), doc);
     try {
       return engine.save();
     } finally {
@@ -167,7 +167,7 @@ export class DocStore {
     const stored = this.storage.loadState(doc, name);
     const chunks = stored ? [...(stored.snapshot ? [stored.snapshot] : []), ...stored.increments] : [];
     c = {
-      engine: this.load(name, chunks, this.engineOptions()),
+      engine: this.load(name, chunks, this.engineOptions(), doc),
       increments: stored?.increments.length ?? 0,
       incrementBytes: stored?.increments.reduce((n, b) => n + b.length, 0) ?? 0,
       snapshotBytes: stored?.snapshot?.length ?? 0,

@@ -275,10 +275,13 @@ export class ReplicaObject extends DurableObject<Env> {
    * engine would (`method: 'any'` for any), after `skip` calls; or, with `breakWasm`,
    * Automerge's wasm module stops working for this whole isolate.
    */
-  async injectEngineFault(spec: { method?: string; times?: number; skip?: number; breakWasm?: boolean }): Promise<void> {
+  async injectEngineFault(spec: { method?: string; times?: number; skip?: number; doc?: { ns: string; key: string }; breakWasm?: boolean }): Promise<void> {
     if (!this.config.testFaults) throw new Error('faults exist only in the test environment');
     if (spec.breakWasm) breakAutomergeWasm();
-    else this.engineFaults.failNext((spec.method ?? 'any') as Parameters<EngineFaults['failNext']>[0], spec.times ?? 1, spec.skip ?? 0);
+    else {
+      const method = (spec.method ?? 'any') as Parameters<EngineFaults['failNext']>[0];
+      this.engineFaults.failNext(method, spec.times ?? 1, spec.skip ?? 0, spec.doc && docKey(spec.doc.ns, spec.doc.key));
+    }
   }
 
   /** Test environment only: the faults of member-to-member traffic (null heals). */
@@ -299,7 +302,7 @@ export class ReplicaObject extends DurableObject<Env> {
       reply = this.replica.receive(bytes);
     } catch (err) {
       // Nothing of the message was counted: the peer sees a lost message and gossip resends it.
-      if (!(err instanceof ConcordError) || err instanceof EngineFaultError) await this.recover('sync', err);
+      if (err instanceof EngineFaultError) await this.recover('sync', err);
       throw err;
     }
     // A transfer under way changes no vector until its last chunk, but must go on.
@@ -418,10 +421,11 @@ export class ReplicaObject extends DurableObject<Env> {
         return { ok: false, problem: { code: err.code, detail: err.message, retryAfterSeconds: err.retryAfterSeconds } };
       }
       if (err instanceof ConcordError) return { ok: false, problem: { code: err.code, detail: err.message } };
-      await this.recover(method, err);
-      if (err instanceof AssertionFailure) return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
-      const fault = new EngineFaultError(method, err);
-      return { ok: false, problem: { code: fault.code, detail: fault.message, retryAfterSeconds: fault.retryAfterSeconds } };
+      // Not an engine's failure (those arrive as EngineFaultError): a broken invariant, or
+      // the runtime resetting the object. Logged; the object is not rebuilt from here, since
+      // an object being reset must not wait on its own input gate.
+      console.error(`ReplicaObject:${method}`, err instanceof AssertionFailure ? 'assertion failed:' : 'unexpected error:', err);
+      return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
     }
   }
 }

@@ -12,7 +12,7 @@ const NS = 'demo';
 const shardOf = (key: string): number => shard(NS, key, SHARDS);
 
 interface FaultStub {
-  injectEngineFault(spec: { method?: string; times?: number; skip?: number; breakWasm?: boolean }): Promise<void>;
+  injectEngineFault(spec: { method?: string; times?: number; skip?: number; doc?: { ns: string; key: string }; breakWasm?: boolean }): Promise<void>;
 }
 const inject = (key: string, region: string, spec: Parameters<FaultStub['injectEngineFault']>[0]) =>
   (stub(shardOf(key), region) as unknown as FaultStub).injectEngineFault(spec);
@@ -28,7 +28,7 @@ describe('engine faults', () => {
     await setFaults(s, { partitions: [['wnam', 'weur'], ['apac']] });
     await ok('wnam', { op: 'put', ...at('eventual', NS, key), json: { kept: 'yes' } });
     const before = await stats(s, 'apac');
-    await inject(key, 'apac', { method: 'merge', times: 3 });
+    await inject(key, 'apac', { method: 'merge', times: 3, doc: { ns: NS, key } });
     await setFaults(s, null);
     await waitFor('apac to have the document', async () => {
       const r = await (await import('./members.js')).call('apac', { op: 'get', ...at('eventual', NS, key) });
@@ -45,7 +45,7 @@ describe('engine faults', () => {
     const headers = { 'Concord-Region': 'weur', 'Content-Type': 'application/json' };
     expect((await http(path, { method: 'PUT', token, headers, body: '{"n":1}' })).status).toBe(201);
     const etag = (await http(path, { token, headers })).headers.get('ETag');
-    await inject('fault-write', 'weur', { method: 'mergePatch' });
+    await inject('fault-write', 'weur', { method: 'mergePatch', doc: { ns: NS, key: 'fault-write' } });
     const res = await http(path, { method: 'PATCH', token, headers: { ...headers, 'Content-Type': 'application/merge-patch+json' }, body: '{"n":2}' });
     await expectProblem(res, 503, 'engine-fault');
     expect(res.headers.get('Retry-After')).toBe('1');

@@ -7,7 +7,8 @@
 import { restoreEngine } from './index.js';
 import type { Engine, EngineName, EngineOptions } from './engine.js';
 
-export type EngineLoader = (name: EngineName, chunks: readonly Uint8Array[], opts: EngineOptions) => Engine;
+/** Loads a document's engine from stored chunks; `doc` names the document, for fault injection. */
+export type EngineLoader = (name: EngineName, chunks: readonly Uint8Array[], opts: EngineOptions, doc?: string) => Engine;
 
 type Method = Exclude<keyof Engine, 'name'>;
 const METHODS: readonly Method[] = [
@@ -15,13 +16,16 @@ const METHODS: readonly Method[] = [
 ];
 
 export class EngineFaults {
-  private armed = new Map<Method | 'any', { skip: number; left: number }>();
+  private armed = new Map<Method | 'any', { skip: number; left: number; doc: string | undefined }>();
   /** Faults raised so far. */
   raised = 0;
 
-  /** After `skip` more calls of `method` (on any engine of this loader), the next `times` throw. */
-  failNext(method: Method | 'any', times = 1, skip = 0): void {
-    this.armed.set(method, { skip, left: times });
+  /**
+   * After `skip` more calls of `method` on the engines of `doc` (of any document when
+   * undefined), the next `times` throw.
+   */
+  failNext(method: Method | 'any', times = 1, skip = 0, doc?: string): void {
+    this.armed.set(method, { skip, left: times, doc });
   }
 
   clear(): void {
@@ -30,14 +34,14 @@ export class EngineFaults {
 
   /** Wraps `load` (the trusted restore by default) so that its engines raise armed faults. */
   loader(load: EngineLoader = restoreEngine): EngineLoader {
-    return (name, chunks, opts) => this.wrap(load(name, chunks, opts));
+    return (name, chunks, opts, doc) => this.wrap(load(name, chunks, opts, doc), doc);
   }
 
-  private trip(method: Method): void {
+  private trip(method: Method, doc: string | undefined): void {
     if (method === 'free') return;
     for (const key of [method, 'any'] as const) {
       const a = this.armed.get(key);
-      if (!a || a.left === 0) continue;
+      if (!a || a.left === 0 || (a.doc !== undefined && a.doc !== doc)) continue;
       if (a.skip > 0) {
         a.skip--;
         continue;
@@ -48,12 +52,12 @@ export class EngineFaults {
     }
   }
 
-  private wrap(engine: Engine): Engine {
+  private wrap(engine: Engine, doc: string | undefined): Engine {
     const out: Record<string, unknown> = { name: engine.name };
     for (const m of METHODS) {
       const f = (engine[m] as (...a: unknown[]) => unknown).bind(engine);
       out[m] = (...args: unknown[]) => {
-        this.trip(m);
+        this.trip(m, doc);
         return f(...args);
       };
     }
