@@ -46,6 +46,8 @@ export interface LeaderRole {
 export class StrongQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private waiting = 0;
+  /** Operations started and not yet settled (0 or 1). */
+  active = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -67,7 +69,10 @@ export class StrongQueue {
       if (this.clock.now() > deadline) {
         return Promise.reject(new UnavailableError('the caller gave up before this strong operation could start; it was not applied', 1));
       }
-      return op();
+      this.active++;
+      return op().finally(() => {
+        this.active--;
+      });
     };
     const result = this.tail.then(start, start);
     this.tail = result.catch(() => undefined);

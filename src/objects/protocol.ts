@@ -91,6 +91,8 @@ export interface MemberStats extends ReplicaStats {
   readonly lastAppliedAgeMs: number | null;
   /** Pull rounds run for waiting session requests (shared by the requests waiting together). */
   readonly sessionPulls: number;
+  /** The leader's strong queue: operations waiting, and running (0 or 1). */
+  readonly strongQueue: { readonly waiting: number; readonly running: number };
 }
 
 /** The fault configuration of the test environment (`POST /v1/_test/faults`). */

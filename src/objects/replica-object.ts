@@ -40,6 +40,9 @@ export class ReplicaObject extends DurableObject<Env> {
   /** The pull that waiting session requests share, and how many such pulls ran. */
   private sharedPull: { pulled: Promise<unknown>; cycle: Promise<unknown> } | undefined;
   private sessionPulls = 0;
+  /** Engine faults since this object started (its replica is rebuilt after each). */
+  private faultsSeen = 0;
+  private lastFault: string | null = null;
   private shard!: ShardId;
   private region!: MemberId;
   private name!: string;
@@ -104,6 +107,8 @@ export class ReplicaObject extends DurableObject<Env> {
    */
   private async recover(method: string, err: unknown): Promise<void> {
     console.error(`ReplicaObject:${method} ${this.name} rebuilds from storage after`, err);
+    this.faultsSeen++;
+    this.lastFault = `${method}: ${err instanceof Error ? err.message : String(err)}`;
     await this.ctx.blockConcurrencyWhile(async () => {
       try {
         this.replica.close();
@@ -267,6 +272,9 @@ export class ReplicaObject extends DurableObject<Env> {
       behind,
       lastAppliedAgeMs: this.replica.lastHlc > 0 ? Math.max(0, Date.now() - this.replica.lastHlc) : null,
       sessionPulls: this.sessionPulls,
+      strongQueue: { waiting: this.queue.size, running: this.queue.active },
+      engineFaults: this.faultsSeen,
+      lastEngineFault: this.lastFault,
     };
   }
 

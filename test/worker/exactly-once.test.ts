@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { shard } from '../../src/core/routing.js';
 import type { DocRequest, DocResponse } from '../../src/objects/protocol.js';
-import { at, ok, setFaults, SHARDS, stub } from './members.js';
+import { at, ok, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
 
 /**
  * Strong operations and retried writes apply exactly once: the outcome of a write is
@@ -56,6 +56,8 @@ describe('strong operations apply exactly once', () => {
     await ok('wnam', { op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: 10 }] });
     await setFaults(shardOf(key), { delayMs: 300 });
     const slow = lead(key, { op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: -1 }] });
+    // The slow one holds the queue (its majority pull waits on the delay) before the next arrives.
+    await waitFor('the slow operation to run', async () => (await stats(shardOf(key), 'wnam')).strongQueue.running > 0);
     const dropped = await lead(key, { op: 'ops', ...at('strong', NS, key), budgetMs: 50, ops: [{ op: 'increment', path: ['stock'], by: -5 }] });
     expect(dropped.ok).toBe(false);
     expect(!dropped.ok && dropped.problem.code).toBe('unavailable');
