@@ -10,6 +10,7 @@ import type { Engine, EngineOptions, Op } from './engine.js';
 import { type RootKind, materialize, renderRoot, rootKind, setOwn } from './yjs-render.js';
 import { checkTransactionDepth } from './yjs-depth.js';
 import { DEFAULT_MAX_DEPTH } from '../json-limits.js';
+import { heldBackDeletion } from './yjs-held-back.js';
 
 export class YjsEngine implements Engine {
   readonly name = 'yjs' as const;
@@ -85,9 +86,12 @@ export class YjsEngine implements Engine {
     return Y.encodeStateAsUpdate(this.doc, since);
   }
 
-  /** Deletes the content this instance has: map entries and sequence ranges, so later concurrent inserts survive. */
+  /**
+   * Deletes the content this instance has: map entries and sequence ranges, so later
+   * concurrent inserts survive; and the content it holds back (see {@link heldBackDeletion}).
+   */
   clear(): Uint8Array | null {
-    return this.capture(() =>
+    const visible = this.capture(() =>
       this.doc.transact(() => {
         for (const name of Array.from(this.doc.share.keys())) {
           const kind: RootKind | null = rootKind(this.doc.share.get(name)!);
@@ -100,6 +104,11 @@ export class YjsEngine implements Engine {
         }
       }),
     );
+    const held = heldBackDeletion(this.doc);
+    if (!held) return visible;
+    // Here too the deletion waits (pendingDs) for the items it names, and is saved with the state.
+    Y.applyUpdate(this.doc, held);
+    return visible ? Y.mergeUpdates([visible, held]) : held;
   }
 
   replace(_json: JsonObject): Uint8Array | null {

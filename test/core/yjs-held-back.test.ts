@@ -1,0 +1,58 @@
+/**
+ * A Yjs insert whose neighbours a member lacks is held back by Yjs (pending) although its
+ * entry is applied. A delete at that member covers the entry, so it must remove the insert
+ * too, wherever and whenever the insert integrates.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { docKey } from '../../src/core/ids.js';
+import { cluster, restart, sync, syncAll } from '../support/cluster.js';
+
+const DOC = docKey('demo', 'text');
+
+function text(doc: Y.Doc): string {
+  return doc.getText('t').toString();
+}
+
+describe('a delete covers the Yjs content its member holds back', () => {
+  it('an insert held back at the deleting member does not reappear once its neighbours arrive', () => {
+    const [a, b] = cluster(['a', 'b']);
+    const client = new Y.Doc();
+    client.getText('t').insert(0, 'ab');
+    a!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client)));
+    // The client inserts "x" between them and, retrying elsewhere, reaches only b.
+    const before = Y.encodeStateVector(client);
+    client.getText('t').insert(1, 'x');
+    const x = Y.encodeStateAsUpdate(client, before);
+    const held = b!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(x));
+    expect(held.entry).toBeDefined();
+    // b deletes the document: its context covers the entry that carries "x".
+    const del = b!.replica.remove(DOC)!;
+    expect(del.entry!.deps).toEqual(held.vv);
+    syncAll([a!, b!]);
+    // a's "ab" was concurrent with the delete and survives; "x" does not, on either member.
+    for (const m of [a!, b!]) {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, m.replica.view(DOC, (s) => s.save())!);
+      expect(text(doc)).toBe('ab');
+      expect(m.replica.json(DOC)).toEqual({ t: 'ab' });
+    }
+  });
+
+  it('the removal survives a restart of the deleting member before the neighbours arrive', () => {
+    const ids = ['a', 'b'];
+    const [a, b] = cluster(ids);
+    const client = new Y.Doc();
+    client.getText('t').insert(0, 'ab');
+    a!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client)));
+    const before = Y.encodeStateVector(client);
+    client.getText('t').insert(1, 'x');
+    b!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client, before)));
+    b!.replica.remove(DOC);
+    restart(b!, ids);
+    sync(a!.replica, b!.replica);
+    sync(b!.replica, a!.replica);
+    expect(b!.replica.json(DOC)).toEqual({ t: 'ab' });
+    expect(a!.replica.json(DOC)).toEqual({ t: 'ab' });
+  });
+});
