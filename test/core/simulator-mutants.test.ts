@@ -6,7 +6,9 @@
  * catch it, while the real replica passes the seed that caught it.
  */
 import { describe, expect, it } from 'vitest';
-import { EmptyData, SwallowsCommitFailure, deleteWins, forgetsClockOnRestart, keepsEnginesAfterFailure } from '../support/sim/mutants.js';
+import {
+  EmptyData, SwallowsCommitFailure, UncountedEngineFaults, deleteWins, forgetsClockOnRestart, keepsEnginesAfterEngineFault, keepsEnginesAfterFailure,
+} from '../support/sim/mutants.js';
 import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
 import { AM_DOCS, MIXED_DOC, YJS_DOCS } from '../support/sim/workload.js';
 
@@ -54,6 +56,20 @@ describe('the simulator catches broken replicas', () => {
 
   it('a replica whose engines stay ahead of storage after a failed commit', () => {
     const caught = firstCaught(keepsEnginesAfterFailure);
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(/state of .* in memory is .*, storage holds/);
+    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+  });
+
+  it('a replica that does not count its engine faults in stats()', () => {
+    const caught = firstCaught((config, env) => new UncountedEngineFaults(config, env));
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(/an engine fault .* counted 0 times/);
+    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+  });
+
+  it('a replica whose engines keep what a batch merged before an engine fault', () => {
+    const caught = firstCaught(keepsEnginesAfterEngineFault);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/state of .* in memory is .*, storage holds/);
     expect(() => simulate({ seed: caught!.seed })).not.toThrow();

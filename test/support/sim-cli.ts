@@ -27,7 +27,7 @@ const started = performance.now();
 let writes = 0;
 let failures = 0;
 /** What the soak exercised, summed over the seeds that passed. */
-const TOTALS = ['unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'acksLost', 'retries', 'repliesLost', 'transfers'] as const;
+const TOTALS = ['unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'engineFaults', 'engineBreaks', 'acksLost', 'retries', 'repliesLost', 'transfers'] as const;
 const totals = Object.fromEntries(TOTALS.map((k) => [k, 0])) as Record<(typeof TOTALS)[number], number>;
 for (let seed = from; seed < from + count; seed++) {
   try {

@@ -111,3 +111,23 @@ export function forgetsClockOnRestart(config: ReplicaConfig, env: ReplicaEnv): R
   });
   return new Replica(config, { ...env, storage });
 }
+
+/** Does not count engine faults in its stats. */
+export class UncountedEngineFaults extends Replica {
+  override stats(): ReturnType<Replica['stats']> {
+    return { ...super.stats(), engineFaults: 0 };
+  }
+}
+
+/** Keeps its engines after an engine fault, so what a failed batch merged stays in memory though nothing was committed. */
+export function keepsEnginesAfterEngineFault(config: ReplicaConfig, env: ReplicaEnv): Replica {
+  const r = new Replica(config, env);
+  const evict = r.docs.evict.bind(r.docs);
+  let seen = 0;
+  r.docs.evict = (doc?: DocKey) => {
+    const faults = r.stats().engineFaults;
+    if (doc === undefined && faults !== seen) seen = faults;
+    else evict(doc);
+  };
+  return r;
+}

@@ -10,6 +10,7 @@
  * and the checks in `check.ts`. See README.md beside this file.
  */
 import { ConcordError, EngineFaultError } from '../../../src/core/errors.js';
+import { EngineFaults } from '../../../src/core/engines/fault-injection.js';
 import { type DocKey, type MemberId } from '../../../src/core/ids.js';
 import type { EngineName } from '../../../src/core/engines/engine.js';
 import type { LogEntry } from '../../../src/core/log.js';
@@ -42,6 +43,11 @@ export interface SimOptions {
   readonly replica?: (config: ReplicaConfig, env: ReplicaEnv) => Replica;
   /** Bound of each member's clock offset (ms); by default drawn from the seed. */
   readonly clockSkew?: number;
+  /**
+   * Engines that throw (a plain `Error`, as a broken wasm module would): once, at a drawn rate,
+   * and now and then member-wide until the member is rebuilt. By default drawn from the seed.
+   */
+  readonly engineFaults?: boolean;
 }
 
 /** A request a member refused with a typed error, and the document vector it decided on. */
@@ -64,6 +70,9 @@ export interface SimReport {
   /** Writes that were committed but whose clients were not told (a crash or failure after the commit). */
   readonly unacknowledged: number;
   readonly storageFaultsAsEngineFaults: number;
+  /** Engine faults met by requests and messages (each counted by the member's stats), and member-wide breaks. */
+  readonly engineFaults: number;
+  readonly engineBreaks: number;
   /** Anti-entropy replies lost after the receiver applied the request. */
   readonly repliesLost: number;
   /** Answers to client requests lost after the member carried them out, and requests sent again. */
@@ -98,6 +107,12 @@ const EPOCH = 1_000_000;
 export class Node {
   replica: Replica | undefined;
   readonly storage: SimStorage;
+  /** This member's engine loader's faults (kept across restarts, armed only around the member's own work). */
+  readonly faults = new EngineFaults();
+  /** Probability that an engine throws once during one request or message. */
+  engineFaultRate = 0;
+  /** Every engine of the member throws until it is rebuilt (a broken wasm module). */
+  broken = false;
   /** This member's wall clock: virtual time plus its own offset. */
   readonly clock: Clock;
   /** Milliseconds this member's clock is ahead of virtual time (negative: behind). */
@@ -105,6 +120,38 @@ export class Node {
   constructor(readonly id: MemberId, readonly random: Random, faults: Random, net: SimNetwork) {
     this.storage = new SimStorage(id, faults);
     this.clock = { now: () => EPOCH + net.now + this.skew };
+  }
+
+  /** Runs the member's own work with its engine faults armed: member-wide when broken, else once at the drawn rate. */
+  faulty<T>(rng: Random, f: () => T): T {
+    if (this.broken) return f();
+    if (this.engineFaultRate > 0 && rng.next() < this.engineFaultRate) this.faults.failNext('any', 1, Math.floor(rng.next() * 4));
+    try {
+      return f();
+    } finally {
+      this.faults.clear();
+    }
+  }
+
+  /** Runs the checker's own reads with no fault armed. */
+  quiet<T>(f: () => T): T {
+    this.faults.clear();
+    try {
+      return f();
+    } finally {
+      if (this.broken) this.faults.failNext('any', Infinity);
+    }
+  }
+
+  /** A member-wide engine break, until {@link mend}. */
+  break(): void {
+    this.broken = true;
+    this.faults.failNext('any', Infinity);
+  }
+
+  mend(): void {
+    this.broken = false;
+    this.faults.clear();
   }
 }
 
@@ -129,6 +176,11 @@ export class Simulation {
   repliesLost = 0;
   /** Storage faults that surfaced as engine faults (see {@link storageFault}). */
   storageFaultsAsEngineFaults = 0;
+  /** Engine faults met by requests and messages, and member-wide breaks. */
+  engineFaults = 0;
+  engineBreaks = 0;
+  /** Whether this run injects engine faults. */
+  readonly engineFaulting: boolean;
   transfers = 0;
   maxLogBytes = 0;
   private nextGossip = new Map<MemberId, number>();
@@ -141,6 +193,7 @@ export class Simulation {
       (id, i) => new Node(id, seededRandom(opts.seed * 7919 + i + 1), seededRandom(opts.seed * 104_729 + i + 1), this.net),
     );
     this.maxSkew = opts.clockSkew ?? (this.rng.next() < 0.25 ? 0 : Math.floor(this.rng.next() * MAX_SKEW));
+    this.engineFaulting = opts.engineFaults ?? this.rng.next() < 0.5;
     for (const node of this.nodes) {
       node.skew = this.drawSkew();
       this.start(node);
@@ -167,7 +220,7 @@ export class Simulation {
   }
 
   start(node: Node): void {
-    const env: ReplicaEnv = { storage: node.storage, clock: node.clock, random: node.random };
+    const env: ReplicaEnv = { storage: node.storage, clock: node.clock, random: node.random, engines: node.faults.loader() };
     node.replica = this.opts.replica ? this.opts.replica(this.config(node.id), env) : new Replica(this.config(node.id), env);
   }
 
@@ -178,6 +231,7 @@ export class Simulation {
   /** A member restarts, possibly on a machine whose clock is set differently, even behind the one before. */
   restart(node: Node): void {
     if (this.rng.next() < 0.5) node.skew = this.drawSkew();
+    node.mend();
     this.start(node);
   }
 
@@ -199,10 +253,11 @@ export class Simulation {
     if (decodeMessage(bytes).transfer) this.transfers++;
     let reply: Uint8Array | undefined;
     const commits = to.storage.commits;
+    const faults = r.stats().engineFaults;
     try {
-      reply = r.receive(bytes);
+      reply = to.faulty(this.rng, () => r.receive(bytes));
     } catch (err) {
-      if (!this.storageFault(to, err)) throw err;
+      if (!this.storageFault(to, err) && !this.engineFault(to, err, faults)) throw err;
       return;
     }
     this.noteLogSize(to, commits);
@@ -232,13 +287,14 @@ export class Simulation {
     const ctx = r.docs.meta(req.doc)?.vv ?? emptyVV;
     // Every request checks what the member holds against the model, one in eight its content
     // too (rendering costs; the end checks see all content anyway).
-    checkMemberView(this, node, req.doc, ++this.served % 8 === 0);
+    node.quiet(() => checkMemberView(this, node, req.doc, ++this.served % 8 === 0));
     const before = node.storage.own.length;
     const commits = node.storage.commits;
     let res: WriteResult | undefined;
     let error: unknown;
+    const faults = r.stats().engineFaults;
     try {
-      res = req.send(r);
+      res = node.faulty(this.rng, () => req.send(r));
     } catch (err) {
       error = err;
     }
@@ -253,6 +309,9 @@ export class Simulation {
     if (refusal) {
       if (entry) throw new Error(`${node.id} refused a request (${refusal}) but stored its entry`);
       this.refusals.push({ member: node.id, doc: req.doc, engine: req.engine, reason: refusal, ctx });
+    } else if (error instanceof EngineFaultError && !isStorageFault(error.cause)) {
+      if (entry) throw new Error(`${node.id} stored ${entry.origin}:${entry.seq} for a request that failed with an engine fault`);
+      this.engineFault(node, error, faults);
     } else if (error !== undefined && !this.storageFault(node, error)) {
       throw error;
     }
@@ -311,7 +370,7 @@ export class Simulation {
   private storageFault(node: Node, err: unknown): boolean {
     // A replica that commits a large batch in parts reports a storage fault in a part as an
     // engine fault (src/core/replica.ts applyReady): what landed is the same, so unwrap it.
-    if (err instanceof EngineFaultError && (err.cause instanceof SimCrash || err.cause instanceof CommitFailure)) {
+    if (err instanceof EngineFaultError && isStorageFault(err.cause)) {
       this.storageFaultsAsEngineFaults++;
       err = err.cause;
     }
@@ -320,8 +379,38 @@ export class Simulation {
       return true;
     }
     if (!(err instanceof CommitFailure)) return false;
-    checkMemoryMatchesStorage(node, true);
+    node.quiet(() => checkMemoryMatchesStorage(node, true));
     return true;
+  }
+
+  /**
+   * Handles an engine fault that surfaced through the replica: nothing of the operation is
+   * committed (memory, engines included, equals storage), and the member's stats count it
+   * once. False when `err` is no engine fault.
+   */
+  private engineFault(node: Node, err: unknown, faultsBefore: number): boolean {
+    if (!(err instanceof EngineFaultError) || isStorageFault(err.cause)) return false;
+    const counted = node.replica!.stats().engineFaults - faultsBefore;
+    if (counted !== 1) throw new Error(`${node.id}: an engine fault (${err.message}) counted ${counted} times in stats().engineFaults`);
+    node.quiet(() => checkMemoryMatchesStorage(node, true));
+    this.engineFaults++;
+    return true;
+  }
+
+  /** Engine faults drawn per chaos step: a member-wide break now and then, and a broken member rebuilt from storage. */
+  private engineChaos(): void {
+    if (!this.engineFaulting) return;
+    for (const node of this.up()) {
+      if (node.broken && this.rng.next() < 0.15) {
+        // The object rebuilds its replica after engine faults; it must serve again.
+        node.replica!.close();
+        node.mend();
+        this.start(node);
+      } else if (!node.broken && this.rng.next() < 0.004) {
+        node.break();
+        this.engineBreaks++;
+      }
+    }
   }
 
   /** Gossip timers: each member starts a round with a random peer every interval. */
@@ -357,8 +446,10 @@ export class Simulation {
         maxDelay: 1 + Math.floor(this.rng.next() * 60),
       };
       this.drawCommitFaults();
+      this.drawEngineFaults();
       this.ackLossRate = this.rng.next() < 0.5 ? 0 : this.rng.next() * 0.3;
     }
+    this.engineChaos();
     this.tickGossip();
     this.net.run(this.net.now + Math.floor(this.rng.next() * 15));
     this.checkStep();
@@ -368,6 +459,12 @@ export class Simulation {
   private drawCommitFaults(): void {
     const rate = this.rng.next() < 0.5 ? 0 : this.rng.next() * 0.08;
     for (const n of this.nodes) n.storage.faultRate = rate;
+  }
+
+  /** Half the time engines are sound; otherwise each request or message meets a fault at one rate for all members. */
+  private drawEngineFaults(): void {
+    const rate = !this.engineFaulting || this.rng.next() < 0.5 ? 0 : this.rng.next() * 0.05;
+    for (const n of this.nodes) n.engineFaultRate = rate;
   }
 
   /** Heals, splits into two random groups, or cuts or restores one link ("swizzle"), or one direction of one. */
@@ -405,6 +502,8 @@ export class Simulation {
   heal(): number {
     for (const n of this.nodes) {
       n.storage.faultRate = 0;
+      n.engineFaultRate = 0;
+      if (n.broken) this.crash(n);
       if (!n.replica) this.restart(n);
     }
     this.net.heal();
@@ -429,6 +528,7 @@ export class Simulation {
     for (const req of setupRequests()) this.request(this.nodes[0]!, req);
     this.heal();
     this.drawCommitFaults();
+    this.drawEngineFaults();
     for (let i = 0; i < steps; i++) this.chaosStep(i, steps);
     const healRounds = this.heal();
     checkConverged(this);
@@ -441,6 +541,8 @@ export class Simulation {
       commitCrashes: this.nodes.reduce((n, x) => n + x.storage.crashes, 0),
       unacknowledged: this.model.writes().filter((w) => !w.acked).length,
       storageFaultsAsEngineFaults: this.storageFaultsAsEngineFaults,
+      engineFaults: this.engineFaults,
+      engineBreaks: this.engineBreaks,
       repliesLost: this.repliesLost,
       acksLost: this.acksLost,
       retries: this.retries,
@@ -453,6 +555,8 @@ export class Simulation {
     };
   }
 }
+
+const isStorageFault = (cause: unknown): boolean => cause instanceof SimCrash || cause instanceof CommitFailure;
 
 function refusalOf(err: unknown, res: WriteResult | undefined): Refusal['reason'] | undefined {
   if (err === undefined) return res ? undefined : 'nothing-to-delete';

@@ -116,8 +116,8 @@ function yjsUpdate(r: Replica, doc: DocKey, clientID: number, edit: (client: Y.D
   // A fixed guid: the default one costs a crypto call per client.
   const client = new Y.Doc({ guid: 'client' });
   client.clientID = clientID;
-  const current = r.read(doc);
-  if (current?.engine === 'yjs') Y.applyUpdate(client, current.state.save());
+  // Read through the member's guard: its engine may fail (an engine fault), as a client's GET would.
+  if (r.read(doc)?.engine === 'yjs') Y.applyUpdate(client, r.view(doc, (s) => s.save())!);
   let update: Uint8Array | undefined;
   client.on('update', (u: Uint8Array) => {
     update = update ? Y.mergeUpdates([update, u]) : u;
