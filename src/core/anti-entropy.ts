@@ -34,8 +34,8 @@ export function answer(r: Replica, msg: SyncMessage, resume?: Resume): SyncMessa
   if (msg.resume || msg.reply) {
     if (behindHorizon(msg.vv, r.horizon)) {
       transfer = msg.resume
-        ? resumed(r.docs, r.maxBatchBytes, r.vv, msg.vv, msg.resume)
-        : chunk(r.docs, r.maxBatchBytes, msg.vv, r.vv, undefined);
+        ? resumed(r.docs, r.maxBatchBytes, r.vv, msg.vv, msg.resume, r.lastHlc)
+        : chunk(r.docs, r.maxBatchBytes, msg.vv, r.vv, undefined, r.lastHlc);
     } else {
       ({ entries, more } = r.entriesFor(msg.vv));
     }

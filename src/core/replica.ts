@@ -478,6 +478,8 @@ export class Replica {
    */
   private applyTransfer(stage: Stage, from: MemberId, t: Transfer, loaded: DocKey[]): Resume | undefined {
     const touched: DocKey[] = [];
+    // The chunk's documents may reflect entries later than anything this clock has seen.
+    this.hlc.observe(t.hlc);
     try {
       for (const snap of t.docs) {
         const meta = mergeDocMeta(this.docMeta(stage, snap.meta.doc), snap.meta);

@@ -30,7 +30,7 @@ const DOC_OVERHEAD = 64;
  * state of each document, in key order, that the peer's vector does not cover, up to about
  * `maxBytes`.
  */
-export function chunk(docs: DocStore, maxBytes: number, peerVV: VersionVector, target: VersionVector, after: DocKey | undefined): Transfer {
+export function chunk(docs: DocStore, maxBytes: number, peerVV: VersionVector, target: VersionVector, after: DocKey | undefined, hlc: number): Transfer {
   const keys = docs.sortedKeys();
   const start = after === undefined ? 0 : indexFrom(keys, after, true);
   const out: DocSnapshot[] = [];
@@ -46,10 +46,10 @@ export function chunk(docs: DocStore, maxBytes: number, peerVV: VersionVector, t
       bytes += states.reduce((n, s) => n + s.bytes.length, DOC_OVERHEAD);
     }
     if (i + 1 < keys.length && (bytes >= maxBytes || i + 1 - start >= SCAN_LIMIT)) {
-      return { target, after, docs: out, next: keys[i] };
+      return { target, hlc, after, docs: out, next: keys[i] };
     }
   }
-  return { target, after, docs: out, next: undefined };
+  return { target, hlc, after, docs: out, next: undefined };
 }
 
 /**
@@ -57,11 +57,11 @@ export function chunk(docs: DocStore, maxBytes: number, peerVV: VersionVector, t
  * member covers its target, else the part of the target it covers, else (that part would
  * bring the peer nothing) a new transfer to this member's vector `own`.
  */
-export function resumed(docs: DocStore, maxBytes: number, own: VersionVector, peerVV: VersionVector, r: Resume): Transfer {
-  if (leq(r.target, own)) return chunk(docs, maxBytes, peerVV, r.target, r.after);
+export function resumed(docs: DocStore, maxBytes: number, own: VersionVector, peerVV: VersionVector, r: Resume, hlc: number): Transfer {
+  if (leq(r.target, own)) return chunk(docs, maxBytes, peerVV, r.target, r.after, hlc);
   const part = meet([r.target, own]);
-  if (!leq(part, peerVV)) return chunk(docs, maxBytes, peerVV, part, r.after);
-  return chunk(docs, maxBytes, peerVV, own, undefined);
+  if (!leq(part, peerVV)) return chunk(docs, maxBytes, peerVV, part, r.after, hlc);
+  return chunk(docs, maxBytes, peerVV, own, undefined, hlc);
 }
 
 /** What a received chunk does to the receiver's transfer. */

@@ -44,6 +44,7 @@ const message: fc.Arbitrary<SyncMessage> = fc.record(
     entries: fc.array(entry, { maxLength: 4 }),
     transfer: fc.record({
       target: vv,
+      hlc: fc.nat(),
       after: fc.option(doc, { nil: undefined }),
       docs: fc.array(snapshot, { maxLength: 3 }),
       next: fc.option(doc, { nil: undefined }),

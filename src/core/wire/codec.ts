@@ -13,7 +13,7 @@
  * entry    = origin:sref seq:uint doc:sref tag:u8(bit0 engine yjs, bit1 kind delete, bit2 request)
  *            hlc:zigzag(delta from the previous entry's hlc, the first from 0) deps:vector data:bytes
  *            [request: id:string fingerprint:string status:uint expires:uint]
- * transfer = target:vector keys:u8(bit0 next, bit1 after) [after:sref] count:uint snapshot* [next:sref]
+ * transfer = target:vector hlc:uint keys:u8(bit0 next, bit1 after) [after:sref] count:uint snapshot* [next:sref]
  * snapshot = doc:sref vv:vector removed:vector creators:u8(bit per engine)
  *            (hlc:uint origin:sref)* count:uint (engine:u8 state:bytes)*
  * resume   = target:vector after:sref
@@ -189,6 +189,7 @@ function readVector(r: ByteReader, str: () => string): VersionVector {
 
 function writeTransfer(w: ByteWriter, t: StringTable, x: Transfer): void {
   writeVector(w, t, x.target);
+  w.uint(x.hlc);
   w.u8((x.next === undefined ? 0 : HAS_NEXT) | (x.after === undefined ? 0 : HAS_AFTER));
   if (x.after !== undefined) w.uint(t.ref(x.after));
   w.uint(x.docs.length);
@@ -198,6 +199,7 @@ function writeTransfer(w: ByteWriter, t: StringTable, x: Transfer): void {
 
 function readTransfer(r: ByteReader, str: () => string): Transfer {
   const target = readVector(r, str);
+  const hlc = r.uint();
   const keys = r.u8();
   if (keys > (HAS_NEXT | HAS_AFTER)) throw new WireDecodeError('unknown transfer flags');
   const after = keys & HAS_AFTER ? (str() as DocKey) : undefined;
@@ -205,7 +207,7 @@ function readTransfer(r: ByteReader, str: () => string): Transfer {
   const docs: DocSnapshot[] = [];
   for (let i = 0; i < n; i++) docs.push(readSnapshot(r, str));
   const next = keys & HAS_NEXT ? (str() as DocKey) : undefined;
-  return { target, after, docs, next };
+  return { target, hlc, after, docs, next };
 }
 
 function writeSnapshot(w: ByteWriter, t: StringTable, s: DocSnapshot): void {

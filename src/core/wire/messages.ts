@@ -26,6 +26,11 @@ export interface DocSnapshot {
  */
 export interface Transfer {
   readonly target: VersionVector;
+  /**
+   * The sender's hybrid clock when it read the chunk: at least the time of every entry its
+   * documents reflect, which the receiver's clock must pass once it claims them.
+   */
+  readonly hlc: number;
   /** The last key of the chunk before this one; undefined for the first chunk. */
   readonly after: DocKey | undefined;
   readonly docs: readonly DocSnapshot[];
