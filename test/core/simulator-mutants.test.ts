@@ -10,15 +10,16 @@ import {
   EmptyData, SwallowsCommitFailure, UncountedEngineFaults, deleteWins, forgetsClockOnRestart, keepsEnginesAfterEngineFault, keepsEnginesAfterFailure,
 } from '../support/sim/mutants.js';
 import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
+import type { StrongMutant } from '../support/sim/strong.js';
 import { AM_DOCS, MIXED_DOC, YJS_DOCS } from '../support/sim/workload.js';
 
 const BUDGET = 200;
 
 /** The first seed in 1..BUDGET at which the simulator fails with `replica`, and its failure. */
-function firstCaught(replica: SimOptions['replica']): { seed: number; message: string } | undefined {
+async function firstCaught(replica: SimOptions['replica'], opts: Partial<SimOptions> = {}): Promise<{ seed: number; message: string } | undefined> {
   for (let seed = 1; seed <= BUDGET; seed++) {
     try {
-      simulate({ seed, ...(replica && { replica }) });
+      await simulate({ seed, ...(replica && { replica }), ...opts });
     } catch (err) {
       if (!(err instanceof SimFailure)) throw err;
       return { seed, message: err.message };
@@ -32,53 +33,68 @@ const MODEL_FAILURE = /holds\n|metadata .*the writes give|live=\w+, the writes g
 
 describe('the simulator catches broken replicas', () => {
   for (const victim of [AM_DOCS[3]!, YJS_DOCS[2]!, MIXED_DOC]) {
-    it(`a replica that acknowledges writes to ${victim.replace('\u0000', '/')} but stores empty data`, () => {
-      const caught = firstCaught((config, env) => new EmptyData(config, env, victim));
+    it(`a replica that acknowledges writes to ${victim.replace('\u0000', '/')} but stores empty data`, async () => {
+      const caught = await firstCaught((config, env) => new EmptyData(config, env, victim));
       expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
       expect(caught!.message).toMatch(MODEL_FAILURE);
-      expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+      await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
     });
   }
 
-  it('a replica where a delete wins over a concurrent write', () => {
-    const caught = firstCaught(deleteWins);
+  it('a replica where a delete wins over a concurrent write', async () => {
+    const caught = await firstCaught(deleteWins);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(MODEL_FAILURE);
-    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
 
-  it('a replica that answers a write whose commit failed as acknowledged', () => {
-    const caught = firstCaught((config, env) => new SwallowsCommitFailure(config, env));
+  it('a replica that answers a write whose commit failed as acknowledged', async () => {
+    const caught = await firstCaught((config, env) => new SwallowsCommitFailure(config, env));
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/acknowledged \w+:\d+ but storage does not hold it/);
-    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
 
-  it('a replica whose engines stay ahead of storage after a failed commit', () => {
-    const caught = firstCaught(keepsEnginesAfterFailure);
+  it('a replica whose engines stay ahead of storage after a failed commit', async () => {
+    const caught = await firstCaught(keepsEnginesAfterFailure);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/state of .* in memory is .*, storage holds/);
-    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
 
-  it('a replica that does not count its engine faults in stats()', () => {
-    const caught = firstCaught((config, env) => new UncountedEngineFaults(config, env));
+  it('a replica that does not count its engine faults in stats()', async () => {
+    const caught = await firstCaught((config, env) => new UncountedEngineFaults(config, env));
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/an engine fault .* counted 0 times/);
-    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
 
-  it('a replica whose engines keep what a batch merged before an engine fault', () => {
-    const caught = firstCaught(keepsEnginesAfterEngineFault);
+  it('a replica whose engines keep what a batch merged before an engine fault', async () => {
+    const caught = await firstCaught(keepsEnginesAfterEngineFault);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/state of .* in memory is .*, storage holds/);
-    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
 
-  it('a replica that forgets its hybrid clock at a restart, whose clock may come back behind', () => {
-    const caught = firstCaught(forgetsClockOnRestart);
+  it('a replica that forgets its hybrid clock at a restart, whose clock may come back behind', async () => {
+    const caught = await firstCaught(forgetsClockOnRestart);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/has hlc \d+, not after/);
-    expect(() => simulate({ seed: caught!.seed })).not.toThrow();
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
+
+  const strong: [StrongMutant, string, RegExp][] = [
+    ['no-gather', 'a leader that reads and decides without pulling from a majority', /read of .* misses|below its floor/],
+    ['early-ack', 'strong writes answered before a majority stores them', /acknowledged stored on \d+ members, \d+ needed/],
+    ['no-replay', 'a leader that runs a retried request again instead of answering its recorded outcome', /request \w+ (produced \d+ entries|was answered)/],
+    ['session-no-wait', 'session reads answered before the member covers the token', /session read .* shows/],
+  ];
+  for (const [mutant, what, failure] of strong) {
+    it(`the strong paths: ${what}`, async () => {
+      const caught = await firstCaught(undefined, { strongMutant: mutant });
+      expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+      expect(caught!.message).toMatch(failure);
+      await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
+    });
+  }
 });

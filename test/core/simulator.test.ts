@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { SimFailure, simulate } from '../support/sim/simulation.js';
+import { SimFailure, type SimReport, simulate } from '../support/sim/simulation.js';
 
 describe('deterministic simulator', () => {
-  it('replays a seed identically', () => {
-    expect(simulate({ seed: 4242 })).toEqual(simulate({ seed: 4242 }));
+  it('replays a seed identically', async () => {
+    expect(await simulate({ seed: 4242 })).toEqual(await simulate({ seed: 4242 }));
   });
 
-  it('exercises the faults it claims to', () => {
-    const reports = Array.from({ length: 40 }, (_, i) => simulate({ seed: 9000 + i }));
+  it('exercises the faults it claims to', async () => {
+    const reports: SimReport[] = [];
+    for (let i = 0; i < 40; i++) reports.push(await simulate({ seed: 9000 + i }));
     expect(reports.some((r) => r.crashes > 0)).toBe(true);
     expect(reports.some((r) => r.dropped > 0)).toBe(true);
     expect(reports.some((r) => r.commitFailures > 0)).toBe(true);
@@ -16,13 +17,19 @@ describe('deterministic simulator', () => {
     expect(reports.some((r) => r.maxSkew > 0)).toBe(true);
     expect(reports.some((r) => r.repliesLost > 0)).toBe(true);
     expect(reports.some((r) => r.acksLost > 0 && r.retries > 0)).toBe(true);
+    expect(reports.some((r) => r.engineFaults > 0)).toBe(true);
+    expect(reports.some((r) => r.engineBreaks > 0)).toBe(true);
+    expect(reports.some((r) => r.strongWrites > 0 && r.quorumWrites > 0 && r.strongReads > 0)).toBe(true);
+    expect(reports.some((r) => r.floorRefusals > 0)).toBe(true);
+    expect(reports.some((r) => r.duplicates > 0 && r.replays > 0)).toBe(true);
+    expect(reports.some((r) => r.sessionReads > 0)).toBe(true);
     expect(new Set(reports.map((r) => r.members))).toEqual(new Set([3, 4, 5]));
   });
 
-  it('keeps the log under its bound with a member away for most of the run, which then catches up by state transfer', () => {
+  it('keeps the log under its bound with a member away for most of the run, which then catches up by state transfer', async () => {
     const logMaxBytes = 6 * 1024;
     for (let seed = 1; seed <= 10; seed++) {
-      const r = simulate({ seed, steps: 400, logMaxBytes, maxBatchBytes: 2048, longOutage: true });
+      const r = await simulate({ seed, steps: 400, logMaxBytes, maxBatchBytes: 2048, longOutage: true });
       expect(r.maxLogBytes, `seed ${seed}`).toBeLessThanOrEqual(logMaxBytes);
       expect(r.transfers, `seed ${seed}`).toBeGreaterThan(0);
     }

@@ -3,7 +3,9 @@
  * `npm run sim -- --seed 42` replays one seed and prints its report.
  * Options: --from N (first seed), --members N, --steps N, --log-max-bytes N (with a small
  * bound, compaction and state transfer run often), --long-outage (one member down for most
- * of each run), --clock-skew N (bound of the clock offsets in ms instead of one drawn per seed).
+ * of each run), --clock-skew N (bound of the clock offsets in ms instead of one drawn per seed),
+ * --no-strong (no strong, quorum or session clients), --no-engine-faults, --answer-faults (an
+ * engine fault while a transfer chunk is built must surface as EngineFaultError; a known gap).
  */
 import { SimFailure, simulate } from './sim/simulation.js';
 
@@ -21,23 +23,32 @@ const steps = arg('steps');
 const logMaxBytes = arg('log-max-bytes');
 const longOutage = process.argv.includes('--long-outage');
 const clockSkew = arg('clock-skew');
+const noStrong = process.argv.includes('--no-strong');
+const noEngineFaults = process.argv.includes('--no-engine-faults');
+const answerFaults = process.argv.includes('--answer-faults');
 const from = one ?? arg('from') ?? 1;
 const count = one !== undefined ? 1 : (arg('seeds') ?? 1000);
 const started = performance.now();
 let writes = 0;
 let failures = 0;
 /** What the soak exercised, summed over the seeds that passed. */
-const TOTALS = ['unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'engineFaults', 'engineBreaks', 'acksLost', 'retries', 'repliesLost', 'transfers'] as const;
+const TOTALS = [
+  'unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'engineFaults', 'engineBreaks', 'answerFaults', 'acksLost', 'retries', 'repliesLost', 'transfers',
+  'strongWrites', 'quorumWrites', 'strongReads', 'floorRefusals', 'duplicates', 'replays', 'sessionReads',
+] as const;
 const totals = Object.fromEntries(TOTALS.map((k) => [k, 0])) as Record<(typeof TOTALS)[number], number>;
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const report = simulate({
+    const report = await simulate({
       seed,
       ...(members && { members }),
       ...(steps && { steps }),
       ...(logMaxBytes && { logMaxBytes }),
       ...(longOutage && { longOutage }),
       ...(clockSkew !== undefined && { clockSkew }),
+      ...(noStrong && { strong: false }),
+      ...(noEngineFaults && { engineFaults: false }),
+      ...(answerFaults && { answerFaults }),
     });
     writes += report.writes;
     for (const k of TOTALS) totals[k] += report[k];

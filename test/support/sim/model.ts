@@ -34,7 +34,8 @@ export type Effect =
   | { readonly kind: 'setup' }
   /** Automerge root field, or Yjs map `m` field (then `item` names the Yjs item). */
   | { readonly kind: 'field'; readonly name: string; readonly value: number; readonly item?: string }
-  | { readonly kind: 'counter' }
+  /** An increment of counter `c` by `by` (1 when absent; the guarded counter's strong decrements are -1). */
+  | { readonly kind: 'counter'; readonly by?: number }
   /** One `x` inserted into text `t` (Yjs: `item` names it). */
   | { readonly kind: 'text'; readonly item?: string }
   /** Makes the document exist without content (`PUT {}`). */
@@ -45,8 +46,8 @@ export type Effect =
 export interface Write {
   readonly entry: LogEntry;
   readonly effect: Effect;
-  /** The client was told the write succeeded. */
-  readonly acked: boolean;
+  /** The client was told the write succeeded (majority writes learn it later: {@link Model.ack}). */
+  acked: boolean;
 }
 
 export interface Expected {
@@ -74,6 +75,13 @@ export class Model {
     const list = this.byDoc.get(w.entry.doc) ?? [];
     list.push(w);
     this.byDoc.set(w.entry.doc, list);
+  }
+
+  /** The client of the write at `dot` was told. */
+  ack(dot: { member: MemberId; seq: number }): void {
+    const w = this.writes().find((x) => x.entry.origin === dot.member && x.entry.seq === dot.seq);
+    if (!w) throw new Error(`${dot.member}:${dot.seq} was acknowledged but never committed`);
+    w.acked = true;
   }
 
   docs(): DocKey[] {
@@ -126,10 +134,10 @@ export class Model {
   private counters(v: readonly Write[]): { put: Write; value: number }[] {
     const puts = this.alivePuts(v);
     return puts.map((put) => {
-      let value = put.effect.kind === 'setup' ? 0 : 1;
+      let value = put.effect.kind === 'counter' ? (put.effect.by ?? 1) : 0;
       for (const w of v) {
         if (w.effect.kind !== 'counter' || this.creates(w) || w === put) continue;
-        if (this.alivePuts(this.priorView(w)).includes(put)) value++;
+        if (this.alivePuts(this.priorView(w)).includes(put)) value += w.effect.by ?? 1;
       }
       return { put, value };
     });

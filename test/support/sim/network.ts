@@ -148,6 +148,16 @@ export class SimNetwork {
     }
   }
 
+  /** Runs the next event if it is due by `until`; false when none is. */
+  step(until: number): boolean {
+    const t = this.queue.peekTime();
+    if (t === undefined || t > until) return false;
+    const e = this.queue.pop()!;
+    this.now = e.at;
+    e.run();
+    return true;
+  }
+
   /** Runs events until the queue is empty or virtual time passes `until`. */
   run(until: number): void {
     for (;;) {

@@ -14,9 +14,9 @@ export function simulateSeeds(from: number, to: number): void {
   to = Math.min(to, from + Math.floor(limit) - 1);
   for (let start = from; start <= to; start += 50) {
     const end = Math.min(to, start + 49);
-    it(`seeds ${start}–${end}: every member converges and no acknowledged write is lost`, () => {
+    it(`seeds ${start}–${end}: every member converges and no acknowledged write is lost`, async () => {
       for (let seed = start; seed <= end; seed++) {
-        const report = simulate({ seed });
+        const report = await simulate({ seed });
         expect(report.healRounds, `seed ${seed}`).toBeLessThanOrEqual(40);
       }
     });

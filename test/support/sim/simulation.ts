@@ -22,6 +22,7 @@ import { checkConverged, checkMemberView, checkMemoryMatchesStorage, converged }
 import { Model, type Write } from './model.js';
 import { NO_FAULTS, SimNetwork } from './network.js';
 import { CommitFailure, SimCrash, SimStorage } from './storage.js';
+import { Incarnation, StrongPaths, type StrongMutant } from './strong.js';
 import { memberIds, pick, randomRequest, type Request, setupRequests } from './workload.js';
 
 export interface SimOptions {
@@ -48,6 +49,16 @@ export interface SimOptions {
    * and now and then member-wide until the member is rebuilt. By default drawn from the seed.
    */
   readonly engineFaults?: boolean;
+  /**
+   * Engine faults while a member builds its answer to a peer (a state transfer's chunk) must
+   * surface as `EngineFaultError` like any other. Off by default: they escape as the plain
+   * error today (README.md, Known gaps), and are then counted in `answerFaults`.
+   */
+  readonly answerFaults?: boolean;
+  /** Strong, quorum and session clients (`strong.ts`); on by default. */
+  readonly strong?: boolean;
+  /** A deliberately broken strong path, for the mutant tests. */
+  readonly strongMutant?: StrongMutant;
 }
 
 /** A request a member refused with a typed error, and the document vector it decided on. */
@@ -73,6 +84,18 @@ export interface SimReport {
   /** Engine faults met by requests and messages (each counted by the member's stats), and member-wide breaks. */
   readonly engineFaults: number;
   readonly engineBreaks: number;
+  /** Engine faults that escaped while a member built a transfer chunk (tolerated unless `answerFaults`). */
+  readonly answerFaults: number;
+  /** Strong and quorum writes acknowledged, strong and quorum reads answered, guarded decrements refused at the floor. */
+  readonly strongWrites: number;
+  readonly quorumWrites: number;
+  readonly strongReads: number;
+  readonly floorRefusals: number;
+  /** Strong requests sent twice by their forwarding member, and answers given from a recorded outcome. */
+  readonly duplicates: number;
+  readonly replays: number;
+  /** Session reads that covered their client's token and were checked. */
+  readonly sessionReads: number;
   /** Anti-entropy replies lost after the receiver applied the request. */
   readonly repliesLost: number;
   /** Answers to client requests lost after the member carried them out, and requests sent again. */
@@ -113,6 +136,8 @@ export class Node {
   engineFaultRate = 0;
   /** Every engine of the member throws until it is rebuilt (a broken wasm module). */
   broken = false;
+  /** Its strong-path state (queue, requests in flight), lost at a crash. */
+  strong!: Incarnation;
   /** This member's wall clock: virtual time plus its own offset. */
   readonly clock: Clock;
   /** Milliseconds this member's clock is ahead of virtual time (negative: behind). */
@@ -179,11 +204,14 @@ export class Simulation {
   /** Engine faults met by requests and messages, and member-wide breaks. */
   engineFaults = 0;
   engineBreaks = 0;
+  answerFaults = 0;
   /** Whether this run injects engine faults. */
   readonly engineFaulting: boolean;
   transfers = 0;
   maxLogBytes = 0;
   private nextGossip = new Map<MemberId, number>();
+  readonly strong: StrongPaths;
+  private readonly strongOn: boolean;
 
   constructor(readonly opts: SimOptions) {
     this.rng = seededRandom(opts.seed);
@@ -194,6 +222,8 @@ export class Simulation {
     );
     this.maxSkew = opts.clockSkew ?? (this.rng.next() < 0.25 ? 0 : Math.floor(this.rng.next() * MAX_SKEW));
     this.engineFaulting = opts.engineFaults ?? this.rng.next() < 0.5;
+    this.strong = new StrongPaths(this, opts.strongMutant);
+    this.strongOn = opts.strong ?? true;
     for (const node of this.nodes) {
       node.skew = this.drawSkew();
       this.start(node);
@@ -222,6 +252,7 @@ export class Simulation {
   start(node: Node): void {
     const env: ReplicaEnv = { storage: node.storage, clock: node.clock, random: node.random, engines: node.faults.loader() };
     node.replica = this.opts.replica ? this.opts.replica(this.config(node.id), env) : new Replica(this.config(node.id), env);
+    node.strong = new Incarnation(node);
   }
 
   get acked(): Write[] {
@@ -246,21 +277,30 @@ export class Simulation {
     return this.nodes.filter((n) => n.replica);
   }
 
-  /** Delivers `bytes` from `from` at `to` and continues the conversation while it has answers. */
-  deliver(to: Node, from: Node, bytes: Uint8Array, step: number): void {
-    const r = to.replica;
-    if (!r) return;
+  /**
+   * `to` (up) receives `bytes`, with its faults: undefined when it failed (a storage or
+   * engine fault, handled here), else its answer.
+   */
+  receiveAt(to: Node, bytes: Uint8Array): { reply: Uint8Array | undefined } | undefined {
+    const r = to.replica!;
     if (decodeMessage(bytes).transfer) this.transfers++;
-    let reply: Uint8Array | undefined;
     const commits = to.storage.commits;
     const faults = r.stats().engineFaults;
+    let reply: Uint8Array | undefined;
     try {
       reply = to.faulty(this.rng, () => r.receive(bytes));
     } catch (err) {
-      if (!this.storageFault(to, err) && !this.engineFault(to, err, faults)) throw err;
-      return;
+      if (!this.storageFault(to, err) && !this.engineFault(to, err, faults) && !this.answerFault(err)) throw err;
+      return undefined;
     }
     this.noteLogSize(to, commits);
+    return { reply };
+  }
+
+  /** Delivers `bytes` from `from` at `to` and continues the conversation while it has answers. */
+  deliver(to: Node, from: Node, bytes: Uint8Array, step: number): void {
+    if (!to.replica) return;
+    const reply = this.receiveAt(to, bytes)?.reply;
     if (reply && step < MAX_STEPS) {
       this.net.send(to.id, from.id, () => this.deliver(from, to, reply, step + 1), () => this.repliesLost++);
     }
@@ -282,7 +322,7 @@ export class Simulation {
    * committed (found in storage, whatever the replica answered), an acknowledgement, or a
    * refusal with the document vector the member decided on.
    */
-  request(node: Node, req: Request, attempt = 1): void {
+  request(node: Node, req: Request, attempt = 1, onTold?: (res: WriteResult) => void): void {
     const r = node.replica!;
     const ctx = r.docs.meta(req.doc)?.vv ?? emptyVV;
     // Every request checks what the member holds against the model, one in eight its content
@@ -325,19 +365,20 @@ export class Simulation {
     }
     if (answered) this.noteLogSize(node, commits);
     if (answered && res?.entry) this.push(node, [res.entry]);
+    if (told && res?.entry) onTold?.(res);
     if (!told && !refusal && attempt < MAX_ATTEMPTS && this.rng.next() < 0.7) this.retry(node, req, attempt);
   }
 
   /**
    * A client that got no answer sends the same request again a little later, to the same
-   * member or (except Yjs text) to another. Whether the first attempt applied or not, the
+   * member or to another. Whether the first attempt applied or not, the
    * documents must end up as the model says: a Yjs update applies once however often it is
    * sent; JSON operations sent again are a new change, as over HTTP at these levels.
    */
   private retry(node: Node, req: Request, attempt: number): void {
-    // A Yjs insert refers to the characters around it, which another member may lack: Yjs then
-    // holds it back, and a delete there covers the entry but not the item (see README.md).
-    const sameMember = (req.engine === 'yjs' && req.effect.kind === 'text') || this.rng.next() < 0.5;
+    // A Yjs insert may reach a member that lacks the characters around it: Yjs holds it back,
+    // and a delete there removes it too (a151d22), so any member will do.
+    const sameMember = this.rng.next() < 0.5;
     const target = sameMember ? node : pick(this.rng, this.nodes);
     this.retries++;
     this.net.schedule(1 + Math.floor(this.rng.next() * 60), () => {
@@ -367,7 +408,7 @@ export class Simulation {
    * commit takes the member down; a failed commit leaves it up, and its memory must then
    * match storage. False when `err` is no injected fault.
    */
-  private storageFault(node: Node, err: unknown): boolean {
+  storageFault(node: Node, err: unknown): boolean {
     // A replica that commits a large batch in parts reports a storage fault in a part as an
     // engine fault (src/core/replica.ts applyReady): what landed is the same, so unwrap it.
     if (err instanceof EngineFaultError && isStorageFault(err.cause)) {
@@ -388,12 +429,24 @@ export class Simulation {
    * committed (memory, engines included, equals storage), and the member's stats count it
    * once. False when `err` is no engine fault.
    */
-  private engineFault(node: Node, err: unknown, faultsBefore: number): boolean {
+  engineFault(node: Node, err: unknown, faultsBefore: number): boolean {
     if (!(err instanceof EngineFaultError) || isStorageFault(err.cause)) return false;
     const counted = node.replica!.stats().engineFaults - faultsBefore;
     if (counted !== 1) throw new Error(`${node.id}: an engine fault (${err.message}) counted ${counted} times in stats().engineFaults`);
     node.quiet(() => checkMemoryMatchesStorage(node, true));
     this.engineFaults++;
+    return true;
+  }
+
+  /**
+   * A known gap (README.md): an engine that fails while a transfer chunk is built escapes
+   * `receive` as the plain error, after the message's commit. Tolerated (no answer) unless
+   * `answerFaults`.
+   */
+  private answerFault(err: unknown): boolean {
+    if (this.opts.answerFaults || err instanceof EngineFaultError || !(err instanceof Error)) return false;
+    if (!err.message.startsWith('injected engine fault') || !err.stack?.includes('at chunk')) return false;
+    this.answerFaults++;
     return true;
   }
 
@@ -423,14 +476,19 @@ export class Simulation {
     }
   }
 
-  private chaosStep(i: number, steps: number): void {
+  private async chaosStep(i: number, steps: number): Promise<void> {
     const roll = this.rng.next();
     const down = this.nodes.filter((n) => !n.replica);
     const outage = this.opts.longOutage ? this.nodes[this.nodes.length - 1]! : undefined;
     if (outage && i === Math.floor(steps / 10) && outage.replica) this.crash(outage);
     const up = this.up();
     if (roll < 0.55 && up.length > 0) {
-      this.clientWrite(pick(this.rng, up));
+      const kind = this.strongOn ? this.rng.next() : 1;
+      const node = pick(this.rng, up);
+      if (kind < 0.1) this.strong.clientStrong(node);
+      else if (kind < 0.16) this.strong.quorumWrite(node);
+      else if (kind < 0.21) this.strong.sessionWrite(node);
+      else this.clientWrite(node);
     } else if (roll < 0.62 && up.length > 1) {
       this.crash(pick(this.rng, up));
     } else if (roll < 0.7 && down.length > 0) {
@@ -451,7 +509,7 @@ export class Simulation {
     }
     this.engineChaos();
     this.tickGossip();
-    this.net.run(this.net.now + Math.floor(this.rng.next() * 15));
+    await this.runNet(this.net.now + Math.floor(this.rng.next() * 15));
     this.checkStep();
   }
 
@@ -495,11 +553,25 @@ export class Simulation {
         if ((r.vv[other.id] ?? 0) > written) throw new Error(`${node.id} claims entries of ${other.id} that were never written`);
       }
     }
+    this.strong.checkStep();
     this.opts.onStep?.(this);
   }
 
+  /**
+   * Runs the network's events up to `until`. While an operation of the majority paths is
+   * under way, its continuations (promises) run after each event, before the next one.
+   */
+  private async runNet(until: number): Promise<void> {
+    for (;;) {
+      if (this.strong.busy) await drain();
+      if (this.strong.fatal) throw this.strong.fatal;
+      if (!this.net.step(until)) break;
+    }
+    if (Number.isFinite(until)) this.net.now = Math.max(this.net.now, until);
+  }
+
   /** Heal everything, then full-mesh gossip rounds until converged (bounded). */
-  heal(): number {
+  async heal(): Promise<number> {
     for (const n of this.nodes) {
       n.storage.faultRate = 0;
       n.engineFaultRate = 0;
@@ -509,10 +581,10 @@ export class Simulation {
     this.net.heal();
     this.net.faults = NO_FAULTS;
     this.ackLossRate = 0;
-    this.net.run(Infinity);
+    await this.runNet(Infinity);
     for (let round = 1; round <= MAX_HEAL_ROUNDS; round++) {
       for (const a of this.nodes) for (const b of this.nodes) this.gossip(a, b);
-      this.net.run(Infinity);
+      await this.runNet(Infinity);
       if (converged(this)) return round;
     }
     return MAX_HEAL_ROUNDS + 1;
@@ -523,15 +595,16 @@ export class Simulation {
     for (const n of this.nodes) n.replica?.close();
   }
 
-  run(): SimReport {
+  async run(): Promise<SimReport> {
     const steps = this.opts.steps ?? 60;
     for (const req of setupRequests()) this.request(this.nodes[0]!, req);
-    this.heal();
+    await this.heal();
     this.drawCommitFaults();
     this.drawEngineFaults();
-    for (let i = 0; i < steps; i++) this.chaosStep(i, steps);
-    const healRounds = this.heal();
+    for (let i = 0; i < steps; i++) await this.chaosStep(i, steps);
+    const healRounds = await this.heal();
     checkConverged(this);
+    this.strong.checkEnd();
     return {
       seed: this.opts.seed,
       members: this.nodes.length,
@@ -543,6 +616,14 @@ export class Simulation {
       storageFaultsAsEngineFaults: this.storageFaultsAsEngineFaults,
       engineFaults: this.engineFaults,
       engineBreaks: this.engineBreaks,
+      answerFaults: this.answerFaults,
+      strongWrites: this.strong.strongWrites,
+      quorumWrites: this.strong.quorumWrites,
+      strongReads: this.strong.strongReads,
+      floorRefusals: this.strong.floorRefusals,
+      duplicates: this.strong.duplicates,
+      replays: this.strong.replays,
+      sessionReads: this.strong.sessionReads,
       repliesLost: this.repliesLost,
       acksLost: this.acksLost,
       retries: this.retries,
@@ -555,6 +636,9 @@ export class Simulation {
     };
   }
 }
+
+/** Lets every promise continuation queued so far run (virtual time stands still meanwhile). */
+const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const isStorageFault = (cause: unknown): boolean => cause instanceof SimCrash || cause instanceof CommitFailure;
 
@@ -572,10 +656,10 @@ function sameEntry(a: LogEntry, b: LogEntry): boolean {
 }
 
 /** Runs one seed; any failure is rethrown as a {@link SimFailure} naming the seed. */
-export function simulate(opts: SimOptions): SimReport {
+export async function simulate(opts: SimOptions): Promise<SimReport> {
   const sim = new Simulation(opts);
   try {
-    return sim.run();
+    return await sim.run();
   } catch (err) {
     if (err instanceof SimFailure) throw err;
     throw new SimFailure(opts.seed, err instanceof Error ? (err.stack ?? err.message) : String(err));

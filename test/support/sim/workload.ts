@@ -16,6 +16,8 @@ export const AM_DOCS = [docKey('sim', 'a0'), docKey('sim', 'a1'), docKey('sim', 
 export const YJS_DOCS = [docKey('sim', 'y0'), docKey('sim', 'y1'), docKey('sim', 'y2')];
 /** A key that clients create with either engine, to exercise engine conflicts. */
 export const MIXED_DOC = docKey('sim', 'z0');
+/** The guarded counter's document (`strong.ts`): set up like the others, then written only by majority paths. */
+export const GUARDED = docKey('sim', 'g0');
 export const DELETABLE = new Set<DocKey>([AM_DOCS[3]!, YJS_DOCS[2]!, MIXED_DOC]);
 
 /**
@@ -36,7 +38,7 @@ export const pick = <T>(rng: Random, xs: readonly T[]): T => xs[Math.floor(rng.n
 
 /** The initial content of every Automerge document, written before any fault. */
 export function setupRequests(): Request[] {
-  return AM_DOCS.map((doc) => ({
+  return [...AM_DOCS, GUARDED].map((doc) => ({
     doc,
     engine: 'automerge',
     effect: { kind: 'setup' },
@@ -83,29 +85,36 @@ function automergeWrite(rng: Random, id: number, doc: DocKey): Request {
   };
 }
 
+/** A Yjs client that sets field `name` of map `m` to `value`. */
+export function yjsField(rng: Random, doc: DocKey, name: string, value: number): Request {
+  return yjsClient(rng, doc, { kind: 'field', name, value }, (client) => client.getMap('m').set(name, value));
+}
+
 /**
  * A Yjs client: on its first send it loads the document from that member and makes one
  * item (its own client id, so a retry carries the same item); later sends repeat the bytes.
  */
 function yjsWrite(rng: Random, id: number, doc: DocKey): Request {
-  const clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
   const text = rng.next() < 0.4;
   const at = rng.next();
+  if (!text) return yjsField(rng, doc, `f${id}`, id);
+  return yjsClient(rng, doc, { kind: 'text' }, (client) => {
+    const t = client.getText('t');
+    t.insert(Math.floor(at * (t.length + 1)), 'x');
+  });
+}
+
+/** A Yjs client with its own client id making `edit`; `effect` gets the item it makes. */
+function yjsClient(rng: Random, doc: DocKey, effect: { kind: 'text' } | { kind: 'field'; name: string; value: number }, edit: (client: Y.Doc) => void): Request {
+  const clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
   const item = `y${clientID}`;
   let update: Uint8Array | undefined;
   return {
     doc,
     engine: 'yjs',
-    effect: text ? { kind: 'text', item } : { kind: 'field', name: `f${id}`, value: id, item },
+    effect: { ...effect, item },
     send(r) {
-      update ??= yjsUpdate(r, doc, clientID, (client) => {
-        if (text) {
-          const t = client.getText('t');
-          t.insert(Math.floor(at * (t.length + 1)), 'x');
-        } else {
-          client.getMap('m').set(`f${id}`, id);
-        }
-      });
+      update ??= yjsUpdate(r, doc, clientID, edit);
       const u = update;
       return r.write(doc, 'yjs', (e) => e.applyUpdate(u));
     },
