@@ -29,12 +29,12 @@ export class CausalBuffer {
 
   /**
    * Removes and returns the next entry that `vv` makes applicable: the successor of
-   * `vv[origin]` whose dependencies `vv` covers.
+   * `vv[origin]` whose dependencies `vv` covers, unless `held` says it must wait.
    */
-  takeReady(vv: VersionVector): LogEntry | undefined {
+  takeReady(vv: VersionVector, held?: (e: LogEntry) => boolean): LogEntry | undefined {
     for (const [origin, q] of this.byOrigin) {
       const e = q.get(get(vv, origin) + 1);
-      if (e && leq(e.deps, vv)) {
+      if (e && leq(e.deps, vv) && !held?.(e)) {
         q.delete(e.seq);
         this.count--;
         return e;

@@ -14,6 +14,10 @@ import { DocStore } from './doc-store.js';
 import type { Engine, EngineName } from './engines/engine.js';
 import { ConcordError, EngineFaultError, EngineMismatchError } from './errors.js';
 import type { EngineLoader } from './engines/fault-injection.js';
+import { enginesHealthy } from './engines/health.js';
+import { restoreEngine } from './engines/index.js';
+import type { EngineOptions } from './engines/engine.js';
+import { Quarantine, type QuarantinedEntry } from './quarantine.js';
 import { HybridClock } from './hlc.js';
 import type { DocKey, MemberId } from './ids.js';
 import type { JsonObject } from './json.js';
@@ -52,6 +56,11 @@ export interface ReplicaEnv {
   readonly random: Random;
   /** How engines are loaded from stored chunks (the simulator and tests inject faults here). */
   readonly engines?: EngineLoader;
+  /**
+   * Remote entries the engines keep failing on. Owned by whoever rebuilds the replica after
+   * an engine fault, so that what it learnt survives the rebuild.
+   */
+  readonly quarantine?: Quarantine;
 }
 
 export interface WriteOptions {
@@ -97,6 +106,8 @@ export interface ReplicaStats {
   readonly lastEngineFault: string | null;
   /** A state transfer being received: from whom the latest chunk came, and documents so far. */
   readonly transfer: { readonly from: MemberId; readonly docs: number } | null;
+  /** Remote entries the engines failed on though they work otherwise (see {@link Quarantine}). */
+  readonly quarantined: readonly QuarantinedEntry[];
 }
 
 /** Entries, metadata and states changed by one step, committed together. */
@@ -127,6 +138,9 @@ export class Replica {
   private engineFaults = 0;
   private lastEngineFault: string | null = null;
   private outcomesSincePurge = 0;
+  private readonly quarantine: Quarantine;
+  private readonly load: EngineLoader;
+  private readonly engineOptions: () => EngineOptions;
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
     this.self = config.self;
@@ -137,13 +151,10 @@ export class Replica {
     this.clock = env.clock;
     const random = env.random;
     const maxDepth = config.maxDepth;
-    this.docs = new DocStore(
-      env.storage,
-      () => ({ actor: actorId(this.self, random), ...(maxDepth !== undefined && { maxDepth }) }),
-      config.docCache ?? 512,
-      env.engines,
-      config.docCacheBytes,
-    );
+    this.engineOptions = () => ({ actor: actorId(this.self, random), ...(maxDepth !== undefined && { maxDepth }) });
+    this.load = env.engines ?? restoreEngine;
+    this.quarantine = env.quarantine ?? new Quarantine();
+    this.docs = new DocStore(env.storage, this.engineOptions, config.docCache ?? 512, this.load, config.docCacheBytes);
     this.pending = new CausalBuffer(config.pendingCapacity ?? 10_000);
     this.meta = env.storage.loadMeta() ?? { vv: emptyVV, horizon: emptyVV, peers: {}, hlc: 0 };
     this.hlc = new HybridClock(this.meta.hlc);
@@ -402,6 +413,7 @@ export class Replica {
       logBytes: log.bytes,
       pending: this.pending.size,
       transfer: this.meta.transfer ? { from: this.meta.transfer.from, docs: this.meta.transfer.docs } : null,
+      quarantined: this.quarantine.list(),
     };
   }
 
@@ -428,21 +440,52 @@ export class Replica {
   }
 
   /**
-   * Applies every buffered entry that has become ready. Their origins validated the bytes, so
-   * an engine that fails on one is the member's fault: nothing of the batch is committed and
-   * nothing is counted as applied (engines dropped, the entries sent again by gossip).
+   * Applies every buffered entry that has become ready, except those set aside
+   * ({@link Quarantine}). A storage failure propagates as it is (see {@link commit}).
    */
   private applyReady(stage: Stage): void {
+    const now = this.clock.now();
+    const held = (e: LogEntry): boolean => this.quarantine.holds(e, now);
+    for (let e = this.pending.takeReady(stage.vv, held); e; e = this.pending.takeReady(stage.vv, held)) {
+      if (e.data.length > 0) this.mergeRemote(e, now);
+      this.record(stage, e, e.data.length > 0 ? e.data : null);
+      this.quarantine.applied(e);
+      if (e.request) (stage.outcomes ??= []).push(replicatedOutcome(e));
+      // A batch that touches more documents than memory holds commits in parts, each whole.
+      if (this.docs.overBudget) this.flush(stage);
+    }
+  }
+
+  /**
+   * Merges a remote entry into its engine. Its origin validated the bytes, so a failure is the
+   * member's fault: nothing of the batch is committed and nothing counted as applied (engines
+   * dropped, the entries sent again by gossip). When the engines pass a probe all the same,
+   * the entry is charged with the failure, and set aside after a few.
+   */
+  private mergeRemote(e: LogEntry, now: number): void {
     try {
-      for (let e = this.pending.takeReady(stage.vv); e; e = this.pending.takeReady(stage.vv)) {
-        if (e.data.length > 0) this.docs.engine(e.doc, e.engine).merge(e.data);
-        this.record(stage, e, e.data.length > 0 ? e.data : null);
-        if (e.request) (stage.outcomes ??= []).push(replicatedOutcome(e));
-        // A batch that touches more documents than memory holds commits in parts, each whole.
-        if (this.docs.overBudget) this.flush(stage);
-      }
+      this.docs.engine(e.doc, e.engine).merge(e.data);
     } catch (err) {
-      throw this.fault('applying a peer\'s entries', err);
+      const fault = this.fault('applying a peer\'s entries', err);
+      if (this.enginesWork(e.engine)) this.quarantine.failed(e, this.lastEngineFault ?? fault.message, now);
+      throw fault;
+    }
+  }
+
+  /** A fresh engine of `name`, loaded as documents are, works; and so do the modules themselves. */
+  private enginesWork(name: EngineName): boolean {
+    if (!enginesHealthy()) return false;
+    try {
+      const probe = this.load(name, [], this.engineOptions());
+      try {
+        probe.toJSON();
+        probe.save();
+      } finally {
+        probe.free();
+      }
+      return true;
+    } catch {
+      return false;
     }
   }
 

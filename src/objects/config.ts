@@ -23,6 +23,8 @@ export interface Env {
   readonly MAX_LIST_LIMIT?: string;
   readonly MAX_DEPTH?: string;
   readonly LOG_MAX_BYTES?: string;
+  /** How long a peer's entry that the engines keep failing on is set aside before a retry (ms; doubles per failure up to 1 h). */
+  readonly QUARANTINE_RETRY_MS?: string;
   readonly JWT_SECRET?: string;
   /** When set, a token's `iss` must equal it. */
   readonly JWT_ISSUER?: string;
@@ -53,6 +55,7 @@ export interface Config {
   /** Nesting bound of every JSON value that enters (bodies, op values, patches). */
   readonly maxDepth: number;
   readonly logMaxBytes: number;
+  readonly quarantineRetryMs: number;
   readonly testFaults: boolean;
 }
 
@@ -148,6 +151,7 @@ export function readConfig(env: Env): Config {
     maxListLimit: int(env.MAX_LIST_LIMIT, 1000, 'MAX_LIST_LIMIT'),
     maxDepth: int(env.MAX_DEPTH, DEFAULT_MAX_DEPTH, 'MAX_DEPTH'),
     logMaxBytes: int(env.LOG_MAX_BYTES, 8 * 1024 * 1024, 'LOG_MAX_BYTES'),
+    quarantineRetryMs: int(env.QUARANTINE_RETRY_MS, 30_000, 'QUARANTINE_RETRY_MS'),
     testFaults: env.TEST_FAULTS === 'on',
   };
 }

@@ -11,6 +11,7 @@ import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
 import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, UnavailableError } from '../core/errors.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
+import { Quarantine } from '../core/quarantine.js';
 import { isLive } from '../core/doc-meta.js';
 import { indexFrom } from '../core/doc-store.js';
 import { docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js';
@@ -55,10 +56,13 @@ export class ReplicaObject extends DurableObject<Env> {
   private alarmArmed = false;
   /** Test environment only: engine faults armed by {@link injectEngineFault}. */
   private readonly engineFaults = new EngineFaults();
+  /** Remote entries the engines keep failing on; outlives the rebuilds that faults cause. */
+  private readonly quarantine: Quarantine;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = readConfig(env);
+    this.quarantine = new Quarantine({ retryMs: this.config.quarantineRetryMs });
     void ctx.blockConcurrencyWhile(() => this.init());
   }
 
@@ -95,6 +99,7 @@ export class ReplicaObject extends DurableObject<Env> {
         clock: { now: () => Date.now() },
         random,
         ...(this.config.testFaults && { engines: this.engineFaults.loader() }),
+        quarantine: this.quarantine,
       },
     );
     this.pusher = new EagerPusher(this.replica, this.peers.transport);
