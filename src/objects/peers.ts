@@ -37,6 +37,8 @@ void _matches;
 
 export class Peers implements MajorityPort {
   readonly transport: Transport;
+  private readonly stubs = new Map<MemberId, Stub>();
+  private readonly deadlines = new Deadlines();
 
   constructor(
     private readonly env: Env,
@@ -67,17 +69,27 @@ export class Peers implements MajorityPort {
     return this.call(this.role.leader, (s) => s.lead({ ...req, budgetMs: timeoutMs }), timeoutMs);
   }
 
+  /**
+   * One stub per peer, kept while calls through it succeed: an `idFromName` and `get` per call
+   * were paid on every push. A failed call drops it, since some failures break a stub for good.
+   */
   private stub(to: MemberId): Stub {
-    const ns = this.env.REPLICA;
-    return ns.get(ns.idFromName(memberName(this.shard, to))) as unknown as PeerRpc;
+    let s = this.stubs.get(to);
+    if (!s) {
+      const ns = this.env.REPLICA;
+      s = ns.get(ns.idFromName(memberName(this.shard, to))) as unknown as PeerRpc;
+      this.stubs.set(to, s);
+    }
+    return s;
   }
 
   private async call<T>(to: MemberId, f: (s: Stub) => Promise<T>, timeoutMs = this.config.quorumTimeoutMs): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.config.testFaults) await injectFaults(this.faults(), this.self, to);
-        return await withTimeout(f(this.stub(to)), timeoutMs, to);
+        return await this.deadlines.race(f(this.stub(to)), timeoutMs, () => new UnreachableError(`${to} did not answer within ${timeoutMs} ms`));
       } catch (err) {
+        this.stubs.delete(to);
         const e = err as { retryable?: boolean; overloaded?: boolean };
         if (err instanceof UnreachableError || e.overloaded || !e.retryable || attempt + 1 >= RETRIES) throw err;
         await sleep(BACKOFF_MS * 2 ** attempt * (1 + Math.random()));
@@ -86,10 +98,61 @@ export class Peers implements MajorityPort {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, to: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnreachableError(`${to} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+/**
+ * The timeouts of a member's calls under way, on one timer: a `setTimeout` and a
+ * `clearTimeout` per call were a visible share of every push. The timer is set for the
+ * earliest deadline; when it fires it fails the calls that are due and is set again for the
+ * next, so under a steady load it runs about once per timeout, whatever the number of calls.
+ */
+export class Deadlines {
+  private readonly waiting = new Set<{ readonly at: number; readonly fail: () => void }>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Settles as `p` does, or rejects with `error()` if `p` has not settled within `ms`. */
+  race<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const w = { at: this.now() + ms, fail: () => reject(error()) };
+      this.waiting.add(w);
+      this.schedule(w.at);
+      p.then(
+        (v) => {
+          this.waiting.delete(w);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.waiting.delete(w);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Calls waiting for their answer (for tests). */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  private schedule(at: number): void {
+    if (at >= this.timerAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - this.now()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.now();
+    let next = Infinity;
+    for (const w of this.waiting) {
+      if (w.at <= now) {
+        this.waiting.delete(w);
+        w.fail();
+      } else next = Math.min(next, w.at);
+    }
+    if (next < Infinity) this.schedule(next);
+  }
 }
