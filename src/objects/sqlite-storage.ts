@@ -10,7 +10,7 @@ import type { DocKey, MemberId } from '../core/ids.js';
 import type { EngineName } from '../core/engines/engine.js';
 import { type EntryKind, type EntryRequest, entrySize, type LogEntry } from '../core/log.js';
 import type { Commit, DocMeta, LogScan, ReplicaMeta, Storage, StoredOutcome, StoredState } from '../core/storage.js';
-import { get, members, type VersionVector } from '../core/version-vector.js';
+import { get, leq, members, type VersionVector } from '../core/version-vector.js';
 
 /** Values above this size are stored in parts (the SQLite row limit is 2 MB). */
 export const PART_BYTES = 1024 * 1024;
@@ -35,6 +35,25 @@ CREATE INDEX IF NOT EXISTS outcomes_by_expiry ON outcomes (expires);
 
 type Row = Record<string, SqlStorageValue>;
 
+/**
+ * Entries truncated only in memory (see {@link SqliteStorage.commit}) are deleted from the
+ * table once this many have gathered, or this many bytes.
+ */
+const LAZY_TRUNCATE_ENTRIES = 256;
+const LAZY_TRUNCATE_BYTES = 256 * 1024;
+
+/** One origin's entries in the log, in sequence order: what truncation drops, without a query. */
+interface OriginLog {
+  /** Entries at or above `head` are live. */
+  readonly seqs: number[];
+  readonly sizes: number[];
+  /** The `lsn` of entries stored in parts (their parts go with them), by sequence number. */
+  readonly chunked: Map<number, number>;
+  head: number;
+  /** Entries up to this sequence number are truncated but may still be rows of the table. */
+  lazyUpTo: number;
+}
+
 export class SqliteStorage implements Storage {
   private readonly sql: SqlStorage;
   /**
@@ -42,7 +61,12 @@ export class SqliteStorage implements Storage {
    * every message cost a full table scan each time.
    */
   private size: { entries: number; bytes: number };
-  private readonly origins: Set<MemberId>;
+  /** Every origin's entries, as the table holds them. */
+  private readonly logs = new Map<MemberId, OriginLog>();
+  /** Entries truncated in memory but still rows of the table. */
+  private lazy = { entries: 0, bytes: 0 };
+  /** The next increment's index of each document state written since start (spares a `max(idx)` per write). */
+  private readonly nextIdx = new Map<string, number>();
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
@@ -50,9 +74,41 @@ export class SqliteStorage implements Storage {
     // Logs created before entries carried their request (Idempotency-Key) gain the column.
     const columns = this.sql.exec<{ name: string }>('PRAGMA table_info(log)').toArray();
     if (!columns.some((c) => c.name === 'request')) this.sql.exec('ALTER TABLE log ADD COLUMN request TEXT');
-    const r = this.sql.exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log').one();
-    this.size = { entries: r.n, bytes: r.b };
-    this.origins = new Set(this.sql.exec<{ origin: string }>('SELECT DISTINCT origin FROM log').toArray().map((o) => o.origin as MemberId));
+    this.size = { entries: 0, bytes: 0 };
+    this.reload();
+  }
+
+  /**
+   * Rebuilds what is kept beside the log table from the table and the committed horizon:
+   * rows at or below it were truncated only in memory before a restart (or a failed commit)
+   * and stay truncated.
+   */
+  private reload(): void {
+    this.logs.clear();
+    this.nextIdx.clear();
+    this.size = { entries: 0, bytes: 0 };
+    this.lazy = { entries: 0, bytes: 0 };
+    const rows = this.sql.exec<{ origin: string; seq: number; size: number; lsn: number; parts: number }>(
+      'SELECT origin, seq, size, lsn, parts FROM log ORDER BY origin, seq',
+    );
+    for (const r of rows) {
+      this.track(r.origin as MemberId, r.seq, r.size, r.parts > 1 ? r.lsn : undefined);
+      this.size.entries++;
+      this.size.bytes += r.size;
+    }
+    const horizon = this.loadMeta()?.horizon;
+    if (horizon) this.truncateInMemory(horizon);
+  }
+
+  /** Adds an entry to its origin's list, in sequence order. */
+  private track(origin: MemberId, seq: number, size: number, chunkedLsn: number | undefined): void {
+    let log = this.logs.get(origin);
+    if (!log) this.logs.set(origin, (log = { seqs: [], sizes: [], chunked: new Map(), head: 0, lazyUpTo: 0 }));
+    let at = log.seqs.length;
+    while (at > log.head && log.seqs[at - 1]! > seq) at--;
+    log.seqs.splice(at, 0, seq);
+    log.sizes.splice(at, 0, size);
+    if (chunkedLsn !== undefined) log.chunked.set(seq, chunkedLsn);
   }
 
   loadMeta(): ReplicaMeta | undefined {
@@ -85,8 +141,11 @@ export class SqliteStorage implements Storage {
    */
   scanLog(vv: VersionVector, maxBytes: number): LogScan {
     const heads: { row: Row; rest: Iterator<Row> }[] = [];
-    for (const origin of this.origins) {
-      const rest = this.sql.exec<Row>('SELECT * FROM log WHERE origin = ? AND seq > ? ORDER BY seq', origin, get(vv, origin))[Symbol.iterator]();
+    for (const [origin, log] of this.logs) {
+      if (log.head >= log.seqs.length) continue;
+      // Rows truncated in memory only are not in the log any more.
+      const after = Math.max(get(vv, origin), log.lazyUpTo);
+      const rest = this.sql.exec<Row>('SELECT * FROM log WHERE origin = ? AND seq > ? ORDER BY seq', origin, after)[Symbol.iterator]();
       const first = rest.next();
       if (!first.done) heads.push({ row: first.value, rest });
     }
@@ -122,46 +181,106 @@ export class SqliteStorage implements Storage {
     return { ...this.size };
   }
 
+  /**
+   * @remarks Truncation is mostly done in memory: the entries at or below `truncate` leave the
+   * log's counts and scans at once, and their rows are deleted by a later commit, once
+   * {@link LAZY_TRUNCATE_ENTRIES} have gathered. Compaction truncates a little on nearly every
+   * message, and the statements of each truncation were a tenth of a member's time. Such rows
+   * are always at or below the committed horizon, so a restart knows them; a commit that
+   * truncates past its own meta's horizon (or without a meta) deletes the rows at once.
+   *
+   * What is kept beside the table is updated as the transaction goes and rebuilt from the
+   * table if the transaction fails.
+   */
   commit(c: Commit): void {
-    // The log's counters change only once the transaction has landed.
-    const delta = { entries: 0, bytes: 0 };
-    this.storage.transactionSync(() => {
-      if (c.meta) this.sql.exec('INSERT OR REPLACE INTO meta (id, json) VALUES (1, ?)', JSON.stringify(c.meta));
-      for (const e of c.append ?? []) {
-        this.appendEntry(e);
-        delta.entries++;
-        delta.bytes += entrySize(e);
-      }
-      for (const d of c.docs ?? []) this.sql.exec('INSERT OR REPLACE INTO docs (doc, json) VALUES (?, ?)', d.doc, JSON.stringify(d));
-      for (const { doc, write } of c.states ?? []) {
-        if ('snapshot' in write) {
-          this.deleteStates(doc, write.engine);
-          this.insertState(doc, write.engine, 0, write.snapshot);
-        } else {
-          const next = this.sql
-            .exec<{ n: number }>('SELECT coalesce(max(idx), 0) + 1 AS n FROM states WHERE doc = ? AND engine = ?', doc, write.engine)
-            .one().n;
-          this.insertState(doc, write.engine, next, write.increment);
+    try {
+      this.storage.transactionSync(() => {
+        if (c.meta) this.sql.exec('INSERT OR REPLACE INTO meta (id, json) VALUES (1, ?)', JSON.stringify(c.meta));
+        for (const e of c.append ?? []) {
+          // An entry at or below a truncation still in memory would be hidden by it: those rows go first.
+          if (e.seq <= (this.logs.get(e.origin)?.lazyUpTo ?? 0)) this.deleteLazy();
+          const { lsn, chunked } = this.appendEntry(e);
+          const size = entrySize(e);
+          this.track(e.origin, e.seq, size, chunked ? lsn : undefined);
+          this.size.entries++;
+          this.size.bytes += size;
         }
+        for (const d of c.docs ?? []) this.sql.exec('INSERT OR REPLACE INTO docs (doc, json) VALUES (?, ?)', d.doc, JSON.stringify(d));
+        for (const { doc, write } of c.states ?? []) {
+          const key = stateKey(doc, write.engine);
+          if ('snapshot' in write) {
+            this.deleteStates(doc, write.engine);
+            this.insertState(doc, write.engine, 0, write.snapshot);
+            this.nextIdx.set(key, 1);
+          } else {
+            const next =
+              this.nextIdx.get(key) ??
+              this.sql.exec<{ n: number }>('SELECT coalesce(max(idx), 0) + 1 AS n FROM states WHERE doc = ? AND engine = ?', doc, write.engine).one().n;
+            this.insertState(doc, write.engine, next, write.increment);
+            this.nextIdx.set(key, next + 1);
+          }
+        }
+        if (c.truncate) {
+          this.truncateInMemory(c.truncate);
+          const lazy = c.meta !== undefined && leq(c.truncate, c.meta.horizon);
+          if (!lazy || this.lazy.entries >= LAZY_TRUNCATE_ENTRIES || this.lazy.bytes >= LAZY_TRUNCATE_BYTES) this.deleteLazy();
+        }
+        for (const o of c.outcomes ?? []) {
+          this.sql.exec(
+            `INSERT OR ${o.replicated ? 'IGNORE' : 'REPLACE'} INTO outcomes (doc, id, fingerprint, expires, response, status) VALUES (?, ?, ?, ?, ?, ?)`,
+            o.doc, o.id, o.fingerprint, o.expires, o.response, o.status ?? null,
+          );
+        }
+        if (c.expireOutcomes !== undefined) this.sql.exec('DELETE FROM outcomes WHERE expires < ?', c.expireOutcomes);
+      });
+    } catch (err) {
+      try {
+        this.reload();
+      } catch {
+        // The object is being reset: nothing will read these counts again.
       }
-      if (c.truncate) {
-        const gone = this.truncate(c.truncate);
-        delta.entries -= gone.entries;
-        delta.bytes -= gone.bytes;
-      }
-      for (const o of c.outcomes ?? []) {
-        this.sql.exec(
-          `INSERT OR ${o.replicated ? 'IGNORE' : 'REPLACE'} INTO outcomes (doc, id, fingerprint, expires, response, status) VALUES (?, ?, ?, ?, ?, ?)`,
-          o.doc, o.id, o.fingerprint, o.expires, o.response, o.status ?? null,
-        );
-      }
-      if (c.expireOutcomes !== undefined) this.sql.exec('DELETE FROM outcomes WHERE expires < ?', c.expireOutcomes);
-    });
-    this.size = { entries: this.size.entries + delta.entries, bytes: this.size.bytes + delta.bytes };
-    for (const e of c.append ?? []) this.origins.add(e.origin);
+      throw err;
+    }
   }
 
-  private appendEntry(e: LogEntry): void {
+  /** Drops the entries at or below `upTo` from the counts and scans; their rows stay until {@link deleteLazy}. */
+  private truncateInMemory(upTo: VersionVector): void {
+    for (const m of members(upTo)) {
+      const log = this.logs.get(m);
+      if (!log) continue;
+      const start = log.head;
+      while (log.head < log.seqs.length && log.seqs[log.head]! <= upTo[m]!) {
+        this.size.bytes -= log.sizes[log.head]!;
+        this.lazy.bytes += log.sizes[log.head]!;
+        log.head++;
+      }
+      if (log.head === start) continue;
+      this.size.entries -= log.head - start;
+      this.lazy.entries += log.head - start;
+      log.lazyUpTo = log.seqs[log.head - 1]!;
+    }
+  }
+
+  /** Deletes the rows of the entries truncated in memory only. */
+  private deleteLazy(): void {
+    for (const [m, log] of this.logs) {
+      if (log.head === 0) continue;
+      const upTo = log.lazyUpTo;
+      for (const [seq, lsn] of log.chunked) {
+        if (seq > upTo) continue;
+        this.sql.exec('DELETE FROM parts WHERE owner = ?', logOwner(lsn));
+        log.chunked.delete(seq);
+      }
+      this.sql.exec('DELETE FROM log WHERE origin = ? AND seq <= ?', m, upTo);
+      log.seqs.splice(0, log.head);
+      log.sizes.splice(0, log.head);
+      log.head = 0;
+      log.lazyUpTo = 0;
+    }
+    this.lazy = { entries: 0, bytes: 0 };
+  }
+
+  private appendEntry(e: LogEntry): { lsn: number; chunked: boolean } {
     const parts = partsOf(e.data);
     const row = this.sql
       .exec<{ lsn: number }>(
@@ -171,6 +290,7 @@ export class SqliteStorage implements Storage {
       )
       .one();
     if (parts.length > 1) this.writeParts(logOwner(row.lsn), parts);
+    return { lsn: row.lsn, chunked: parts.length > 1 };
   }
 
   private insertState(doc: DocKey, engine: EngineName, idx: number, value: Uint8Array): void {
@@ -186,23 +306,6 @@ export class SqliteStorage implements Storage {
     const chunked = this.sql.exec<{ idx: number }>('SELECT idx FROM states WHERE doc = ? AND engine = ? AND parts > 1', doc, engine);
     for (const { idx } of chunked.toArray()) this.sql.exec('DELETE FROM parts WHERE owner = ?', stateOwner(doc, engine, idx));
     this.sql.exec('DELETE FROM states WHERE doc = ? AND engine = ?', doc, engine);
-  }
-
-  /** Drops entries at or below `upTo`; answers what was dropped. */
-  private truncate(upTo: VersionVector): { entries: number; bytes: number } {
-    const gone = { entries: 0, bytes: 0 };
-    for (const m of members(upTo)) {
-      const r = this.sql
-        .exec<{ n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM log WHERE origin = ? AND seq <= ?', m, upTo[m]!)
-        .one();
-      if (r.n === 0) continue;
-      gone.entries += r.n;
-      gone.bytes += r.b;
-      const chunked = this.sql.exec<{ lsn: number }>('SELECT lsn FROM log WHERE origin = ? AND seq <= ? AND parts > 1', m, upTo[m]!);
-      for (const { lsn } of chunked.toArray()) this.sql.exec('DELETE FROM parts WHERE owner = ?', logOwner(lsn));
-      this.sql.exec('DELETE FROM log WHERE origin = ? AND seq <= ?', m, upTo[m]!);
-    }
-    return gone;
   }
 
   private writeParts(owner: string, parts: Uint8Array[]): void {
@@ -238,6 +341,7 @@ export class SqliteStorage implements Storage {
 
 const stateOwner = (doc: DocKey, engine: EngineName, idx: number): string => `s\u0001${engine}\u0001${idx}\u0001${doc}`;
 const logOwner = (lsn: number): string => `l\u0001${lsn}`;
+const stateKey = (doc: DocKey, engine: EngineName): string => `${engine}\u0001${doc}`;
 
 function partsOf(value: Uint8Array): Uint8Array[] {
   if (value.length <= PART_BYTES) return [value];
