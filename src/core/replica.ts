@@ -366,7 +366,8 @@ export class Replica {
     this.planCompactionInto(stage);
     this.commit(stage);
     for (const doc of loaded) this.docs.evict(doc);
-    const reply = answer(this, msg, resume);
+    // A transfer chunk in the answer loads engines to save documents: a failure there is a fault too.
+    const reply = this.guard(undefined, 'building an answer', () => answer(this, msg, resume));
     return reply && encodeMessage(reply);
   }
 
@@ -614,12 +615,12 @@ export class Replica {
    * next use reloads it from storage, whatever the error left behind) and propagates; any
    * other error is an engine fault of the member ({@link fault}).
    */
-  private guard<T>(doc: DocKey, during: string, f: () => T): T {
+  private guard<T>(doc: DocKey | undefined, during: string, f: () => T): T {
     try {
       return f();
     } catch (err) {
       if (err instanceof ConcordError) {
-        this.docs.evict(doc);
+        if (doc !== undefined) this.docs.evict(doc);
         throw err;
       }
       throw this.fault(during, err);

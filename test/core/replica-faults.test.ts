@@ -78,4 +78,23 @@ describe('an engine error that is not a validation error is a fault of the membe
     const ok = a.replica.write(DOC, 'automerge', (e) => e.mergePatch({ n: 2 }), { render: true });
     expect(ok.json).toEqual({ n: 2 });
   });
+
+  it('an engine that fails while a state transfer chunk is built is an engine fault of the sender', () => {
+    const storage = new MemoryStorage();
+    const faults = new EngineFaults();
+    const a = new Replica(
+      { self: memberId('wnam'), members: ids, logMaxBytes: 256 },
+      { storage, clock: { now: () => 1000 }, random: seededRandom(1), engines: faults.loader() },
+    );
+    const b = faultyMember('weur');
+    for (let i = 0; i < 8; i++) a.write(docKey('demo', `d${i}`), 'automerge', (e) => e.replace({ i, pad: 'x'.repeat(64) }));
+    expect(get(a.horizon, memberId('wnam'))).toBeGreaterThan(0);
+    a.close();
+    // Engines are loaded again to save the documents the chunk carries.
+    faults.failNext('any', 1);
+    expect(() => a.receive(b.replica.digest())).toThrow(EngineFaultError);
+    expect(a.stats().engineFaults).toBe(1);
+    sync(b.replica, a);
+    expect(b.replica.json(docKey('demo', 'd7'))).toEqual({ i: 7, pad: 'x'.repeat(64) });
+  });
 });
