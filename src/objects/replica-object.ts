@@ -51,6 +51,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private peers!: Peers;
   private replica!: Replica;
   private pusher!: EagerPusher;
+  /** Entries of answered writes whose eager push has not started yet (see {@link afterWrite}). */
+  private toPush: LogEntry[] = [];
   private faults: FaultConfig | null = null;
   private epochSeen = 0;
   private alarmArmed = false;
@@ -372,11 +374,26 @@ export class ReplicaObject extends DurableObject<Env> {
     });
   }
 
-  /** After an acknowledged write: gossip until peers have it, and push it eagerly unless it was just replicated. */
+  /**
+   * After an acknowledged write: gossip until peers have it, and push it eagerly unless it was
+   * just replicated. The push starts after the answer has gone (on a timer's turn: a microtask
+   * would still run before it), since encoding it and starting its RPCs in the write's own
+   * turn delayed every answer. Writes answered in the same turn leave in one push.
+   */
   private afterWrite(entries: readonly LogEntry[], push: boolean): void {
     if (entries.length === 0) return;
     this.arm();
-    if (push) this.ctx.waitUntil(this.pusher.push(entries));
+    if (!push) return;
+    const first = this.toPush.length === 0;
+    for (const e of entries) this.toPush.push(e);
+    if (!first) return;
+    this.ctx.waitUntil(
+      sleep(0).then(() => {
+        const batch = this.toPush;
+        this.toPush = [];
+        return this.pusher.push(batch);
+      }),
+    );
   }
 
   /** Quorum reads and strong operations: answered by the leader, or 503 when it cannot be reached. */
