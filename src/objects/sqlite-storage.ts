@@ -67,6 +67,9 @@ export class SqliteStorage implements Storage {
   private lazy = { entries: 0, bytes: 0 };
   /** The next increment's index of each document state written since start (spares a `max(idx)` per write). */
   private readonly nextIdx = new Map<string, number>();
+  /** The newest meta committed, and the same if its writing was put off (see {@link commit}). */
+  private latest: ReplicaMeta | undefined;
+  private unwritten: ReplicaMeta | undefined;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
@@ -112,6 +115,7 @@ export class SqliteStorage implements Storage {
   }
 
   loadMeta(): ReplicaMeta | undefined {
+    if (this.unwritten) return this.unwritten;
     const row = this.sql.exec<{ json: string }>('SELECT json FROM meta WHERE id = 1').toArray()[0];
     return row && (JSON.parse(row.json) as ReplicaMeta);
   }
@@ -189,13 +193,27 @@ export class SqliteStorage implements Storage {
    * are always at or below the committed horizon, so a restart knows them; a commit that
    * truncates past its own meta's horizon (or without a meta) deletes the rows at once.
    *
+   * A commit that only moves the horizon (what a push's answer does when peers have caught
+   * up: most of a sender's commits) writes nothing: its meta is written with the next
+   * transaction. A restart before then finds the previous horizon, and the rows above it are
+   * still there, since rows are only deleted in a transaction that writes the newest meta;
+   * what peers were known to have is re-learned by gossip.
+   *
    * What is kept beside the table is updated as the transaction goes and rebuilt from the
    * table if the transaction fails.
    */
   commit(c: Commit): void {
+    if (this.onlyMovesHorizon(c)) {
+      this.truncateInMemory(c.truncate!);
+      if (this.lazy.entries < LAZY_TRUNCATE_ENTRIES && this.lazy.bytes < LAZY_TRUNCATE_BYTES) {
+        this.latest = this.unwritten = c.meta;
+        return;
+      }
+    }
+    const meta = c.meta ?? this.unwritten;
     try {
       this.storage.transactionSync(() => {
-        if (c.meta) this.sql.exec('INSERT OR REPLACE INTO meta (id, json) VALUES (1, ?)', JSON.stringify(c.meta));
+        if (meta) this.sql.exec('INSERT OR REPLACE INTO meta (id, json) VALUES (1, ?)', JSON.stringify(meta));
         for (const e of c.append ?? []) {
           // An entry at or below a truncation still in memory would be hidden by it: those rows go first.
           if (e.seq <= (this.logs.get(e.origin)?.lazyUpTo ?? 0)) this.deleteLazy();
@@ -233,6 +251,8 @@ export class SqliteStorage implements Storage {
         }
         if (c.expireOutcomes !== undefined) this.sql.exec('DELETE FROM outcomes WHERE expires < ?', c.expireOutcomes);
       });
+      this.unwritten = undefined;
+      if (c.meta) this.latest = c.meta;
     } catch (err) {
       try {
         this.reload();
@@ -241,6 +261,20 @@ export class SqliteStorage implements Storage {
       }
       throw err;
     }
+  }
+
+  /**
+   * True for a commit of a meta that differs from the newest only in its horizon (and what
+   * peers are known to have), truncating no further than that horizon.
+   */
+  private onlyMovesHorizon(c: Commit): boolean {
+    const last = this.latest;
+    return (
+      last !== undefined && c.meta !== undefined && c.truncate !== undefined &&
+      !c.append?.length && !c.docs?.length && !c.states?.length && !c.outcomes?.length && c.expireOutcomes === undefined &&
+      c.meta.vv === last.vv && c.meta.hlc === last.hlc && c.meta.transfer === last.transfer &&
+      leq(c.truncate, c.meta.horizon)
+    );
   }
 
   /** Drops the entries at or below `upTo` from the counts and scans; their rows stay until {@link deleteLazy}. */
@@ -282,15 +316,19 @@ export class SqliteStorage implements Storage {
 
   private appendEntry(e: LogEntry): { lsn: number; chunked: boolean } {
     const parts = partsOf(e.data);
-    const row = this.sql
-      .exec<{ lsn: number }>(
-        'INSERT INTO log (origin, seq, doc, engine, kind, hlc, deps, size, parts, data, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING lsn',
-        e.origin, e.seq, e.doc, e.engine, e.kind, e.hlc, JSON.stringify(e.deps), entrySize(e), parts.length,
-        parts.length === 1 ? parts[0]! : null, e.request ? JSON.stringify(e.request) : null,
-      )
-      .one();
-    if (parts.length > 1) this.writeParts(logOwner(row.lsn), parts);
-    return { lsn: row.lsn, chunked: parts.length > 1 };
+    const args = [
+      e.origin, e.seq, e.doc, e.engine, e.kind, e.hlc, JSON.stringify(e.deps), entrySize(e), parts.length,
+      parts.length === 1 ? parts[0]! : null, e.request ? JSON.stringify(e.request) : null,
+    ];
+    const insert = 'INSERT INTO log (origin, seq, doc, engine, kind, hlc, deps, size, parts, data, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    // Only an entry stored in parts needs its lsn (its parts are named by it).
+    if (parts.length === 1) {
+      this.sql.exec(insert, ...args);
+      return { lsn: 0, chunked: false };
+    }
+    const { lsn } = this.sql.exec<{ lsn: number }>(`${insert} RETURNING lsn`, ...args).one();
+    this.writeParts(logOwner(lsn), parts);
+    return { lsn, chunked: true };
   }
 
   private insertState(doc: DocKey, engine: EngineName, idx: number, value: Uint8Array): void {
