@@ -167,8 +167,26 @@ function checkClocks(model: Model): void {
   }
 }
 
+/**
+ * Causality of hybrid times: an entry's time is above that of every entry its `deps` cover
+ * (what its member had applied of the document), state transfers included.
+ */
+function checkCausality(model: Model): void {
+  for (const doc of model.docs()) {
+    const writes = model.view(doc);
+    for (const w of writes) {
+      for (const x of writes) {
+        if (x !== w && covers(w.entry.deps, { member: x.entry.origin, seq: x.entry.seq }) && w.entry.hlc <= x.entry.hlc) {
+          throw new Error(`${w.entry.origin}:${w.entry.seq} has hlc ${w.entry.hlc}, not after ${x.entry.origin}:${x.entry.seq} at ${x.entry.hlc}, which its deps cover`);
+        }
+      }
+    }
+  }
+}
+
 /** Each accepted write was allowed, and each refusal forced, by what its member had seen (its context). */
 function checkDecisions(sim: Simulation, model: Model): void {
+  checkCausality(model);
   for (const w of model.writes()) {
     const e = w.entry;
     const seen = model.expect(e.doc, e.deps);

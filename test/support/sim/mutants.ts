@@ -9,6 +9,7 @@ import type { LogEntry } from '../../../src/core/log.js';
 import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
 import type { Commit, DocMeta } from '../../../src/core/storage.js';
 import type { VersionVector } from '../../../src/core/version-vector.js';
+import { decodeMessage, encodeMessage } from '../../../src/core/wire/codec.js';
 import { CommitFailure } from './storage.js';
 
 /** Acknowledges every write to `victim` but stores no data for it, on every member alike. */
@@ -130,4 +131,37 @@ export function keepsEnginesAfterEngineFault(config: ReplicaConfig, env: Replica
     else evict(doc);
   };
   return r;
+}
+
+/** Forgets how far its state transfer came at every new round: each round starts again from the first key. */
+export class ForgetsTransferProgress extends Replica {
+  override transferResume(): ReturnType<Replica['transferResume']> {
+    return undefined;
+  }
+}
+
+/** Ignores the hybrid clock a state transfer's chunk carries, so a write after a transfer may be earlier than what it brought. */
+export class IgnoresTransferClock extends Replica {
+  override receive(bytes: Uint8Array): Uint8Array | undefined {
+    const msg = decodeMessage(bytes);
+    if (!msg.transfer) return super.receive(bytes);
+    return super.receive(encodeMessage({ ...msg, transfer: { ...msg.transfer, hlc: 0 } }));
+  }
+}
+
+/** Loses its state transfer's progress at every restart, so the transfer starts again from the first key. */
+export function forgetsTransferAtRestart(config: ReplicaConfig, env: ReplicaEnv): Replica {
+  const storage = new Proxy(env.storage, {
+    get(target, key) {
+      if (key === 'loadMeta') {
+        return () => {
+          const meta = target.loadMeta();
+          return meta && { ...meta, transfer: undefined };
+        };
+      }
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return new Replica(config, { ...env, storage });
 }

@@ -14,16 +14,17 @@ import { EngineFaults } from '../../../src/core/engines/fault-injection.js';
 import { type DocKey, type MemberId } from '../../../src/core/ids.js';
 import type { EngineName } from '../../../src/core/engines/engine.js';
 import type { LogEntry } from '../../../src/core/log.js';
+import type { TransferProgress } from '../../../src/core/storage.js';
 import { type Clock, seededRandom, type Random } from '../../../src/core/ports.js';
 import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
-import { emptyVV, equals, type VersionVector } from '../../../src/core/version-vector.js';
+import { emptyVV, equals, leq, meet, type VersionVector } from '../../../src/core/version-vector.js';
 import { decodeMessage } from '../../../src/core/wire/codec.js';
 import { checkConverged, checkMemberView, checkMemoryMatchesStorage, converged } from './check.js';
 import { Model, type Write } from './model.js';
 import { NO_FAULTS, SimNetwork } from './network.js';
 import { CommitFailure, SimCrash, SimStorage } from './storage.js';
 import { Incarnation, StrongPaths, type StrongMutant } from './strong.js';
-import { memberIds, pick, randomRequest, type Request, setupRequests } from './workload.js';
+import { bulkRequest, memberIds, pick, randomRequest, type Request, setupRequests } from './workload.js';
 
 export interface SimOptions {
   readonly seed: number;
@@ -35,6 +36,15 @@ export interface SimOptions {
   readonly maxBatchBytes?: number;
   /** A member kept down from the first tenth of the run until the heal. */
   readonly longOutage?: boolean;
+  /**
+   * A state transfer of many chunks across rounds and restarts: {@link BULK_DOCS} more
+   * documents, a small log bound and batch size, and the long-outage member back at 60% of the
+   * steps while chaos goes on; the receiver and then the sender of its transfer crash in the
+   * middle of it. Checked: the transfer finishes (nothing under way after the heal), it took
+   * several chunks, and chunks from the first key while a transfer is under way stay within
+   * {@link TRANSFER_RESTARTS} plus a quarter of the chunks.
+   */
+  readonly transferScenario?: boolean;
   /** Called after every chaos step (for extra invariants in tests). */
   readonly onStep?: (sim: Simulation) => void;
   /**
@@ -86,6 +96,16 @@ export interface SimReport {
   readonly engineBreaks: number;
   /** Engine faults that escaped while a member built a transfer chunk (tolerated unless `answerFaults`). */
   readonly answerFaults: number;
+  /**
+   * The transfer scenario: chunks and documents its receiver was sent, the most documents one
+   * of its transfers took (start to finish), documents of the shard, crashes in the middle.
+   */
+  readonly transferChunks: number;
+  readonly transferDocs: number;
+  readonly restartedTransfers: number;
+  readonly resentDocs: number;
+  readonly shardDocs: number;
+  readonly crashesMidTransfer: number;
   /** Strong and quorum writes acknowledged, strong and quorum reads answered, guarded decrements refused at the floor. */
   readonly strongWrites: number;
   readonly quorumWrites: number;
@@ -109,6 +129,11 @@ export interface SimReport {
   readonly transfers: number;
   readonly maxLogBytes: number;
 }
+
+/** Extra documents of the transfer scenario. */
+export const BULK_DOCS = 48;
+/** Chunks from the first key the transfer scenario's receiver may get while a transfer is under way, beyond a quarter of its chunks. */
+export const TRANSFER_RESTARTS = 8;
 
 export class SimFailure extends Error {
   constructor(readonly seed: number, message: string) {
@@ -136,6 +161,15 @@ export class Node {
   engineFaultRate = 0;
   /** Every engine of the member throws until it is rebuilt (a broken wasm module). */
   broken = false;
+  /** State-transfer chunks and the documents in them this member received. */
+  chunks = 0;
+  chunkDocs = 0;
+  /** Chunks from the first key that came while a transfer they belong to was under way. */
+  restartedTransfers = 0;
+  /** Documents of such chunks at or before the key the transfer had reached: sent again. */
+  resentDocs = 0;
+  /** The transfer progress this member last committed (kept by the checker across restarts). */
+  progress: TransferProgress | undefined;
   /** Its strong-path state (queue, requests in flight), lost at a crash. */
   strong!: Incarnation;
   /** This member's wall clock: virtual time plus its own offset. */
@@ -205,6 +239,7 @@ export class Simulation {
   engineFaults = 0;
   engineBreaks = 0;
   answerFaults = 0;
+  crashesMidTransfer = 0;
   /** Whether this run injects engine faults. */
   readonly engineFaulting: boolean;
   transfers = 0;
@@ -240,11 +275,13 @@ export class Simulation {
   }
 
   config(id: MemberId): ReplicaConfig {
+    const t = this.opts.transferScenario;
+    const logMaxBytes = this.opts.logMaxBytes ?? (t ? 2048 : undefined);
     return {
       self: id,
       members: this.members,
-      ...(this.opts.logMaxBytes !== undefined && { logMaxBytes: this.opts.logMaxBytes }),
-      maxBatchBytes: this.opts.maxBatchBytes ?? 4096,
+      ...(logMaxBytes !== undefined && { logMaxBytes }),
+      maxBatchBytes: this.opts.maxBatchBytes ?? (t ? 384 : 4096),
       docCache: 6,
     };
   }
@@ -283,7 +320,11 @@ export class Simulation {
    */
   receiveAt(to: Node, bytes: Uint8Array): { reply: Uint8Array | undefined } | undefined {
     const r = to.replica!;
-    if (decodeMessage(bytes).transfer) this.transfers++;
+    const transfer = decodeMessage(bytes).transfer;
+    if (transfer) this.transfers++;
+    // Where the transfer under way had come, as the receiver last committed it (the checker's
+    // own record, which a receiver that forgets its progress at a restart cannot erase).
+    const under = to.progress;
     const commits = to.storage.commits;
     const faults = r.stats().engineFaults;
     let reply: Uint8Array | undefined;
@@ -294,6 +335,17 @@ export class Simulation {
       return undefined;
     }
     this.noteLogSize(to, commits);
+    if (transfer) {
+      to.chunks++;
+      to.chunkDocs += transfer.docs.length;
+      // A chunk from the first key while a transfer is under way that it does not finish: the
+      // sender ignored where the receiver was (a resume); the same documents come again.
+      if (under && !leq(meet([under.target, transfer.target]), r.vv)) {
+        if (transfer.after === undefined) to.restartedTransfers++;
+        to.resentDocs += transfer.docs.filter((d) => d.meta.doc <= under.after).length;
+      }
+      to.progress = r.transfer;
+    }
     return { reply };
   }
 
@@ -314,6 +366,7 @@ export class Simulation {
   }
 
   clientWrite(node: Node): void {
+    if (this.opts.transferScenario && this.rng.next() < 0.4) return this.request(node, bulkRequest(this.rng, ++this.requests, BULK_DOCS));
     this.request(node, randomRequest(this.rng, ++this.requests));
   }
 
@@ -371,15 +424,19 @@ export class Simulation {
 
   /**
    * A client that got no answer sends the same request again a little later, to the same
-   * member or to another. Whether the first attempt applied or not, the
+   * member or to another (Yjs text: one that holds what the client had seen). Whether the first attempt applied or not, the
    * documents must end up as the model says: a Yjs update applies once however often it is
    * sent; JSON operations sent again are a new change, as over HTTP at these levels.
    */
   private retry(node: Node, req: Request, attempt: number): void {
-    // A Yjs insert may reach a member that lacks the characters around it: Yjs holds it back,
-    // and a delete there removes it too (a151d22), so any member will do.
+    // A Yjs insert at a member that lacks the characters around it is held back until they
+    // arrive, though its entry counts as applied: the model (a document is what its vector
+    // covers) cannot follow that, so a Yjs text client retries where it made its update or at
+    // a member that holds what it had seen then. (A delete removes held-back inserts since a151d22.)
     const sameMember = this.rng.next() < 0.5;
-    const target = sameMember ? node : pick(this.rng, this.nodes);
+    const basis = req.engine === 'yjs' && req.effect.kind === 'text' ? req.basis?.() : undefined;
+    const others = basis ? this.nodes.filter((n) => n === node || leq(basis, n.replica?.docs.meta(req.doc)?.vv ?? emptyVV)) : this.nodes;
+    const target = sameMember ? node : pick(this.rng, others);
     this.retries++;
     this.net.schedule(1 + Math.floor(this.rng.next() * 60), () => {
       if (target.replica) this.request(target, req, attempt + 1);
@@ -479,8 +536,15 @@ export class Simulation {
   private async chaosStep(i: number, steps: number): Promise<void> {
     const roll = this.rng.next();
     const down = this.nodes.filter((n) => !n.replica);
-    const outage = this.opts.longOutage ? this.nodes[this.nodes.length - 1]! : undefined;
+    const scenario = this.opts.transferScenario;
+    let outage = this.opts.longOutage || scenario ? this.nodes[this.nodes.length - 1]! : undefined;
     if (outage && i === Math.floor(steps / 10) && outage.replica) this.crash(outage);
+    if (outage && scenario) {
+      const back = Math.floor(steps * 0.6);
+      if (i === back && !outage.replica) this.restart(outage);
+      if (i > back) outage = undefined;
+      if (i > back) this.transferChaos(this.nodes[this.nodes.length - 1]!);
+    }
     const up = this.up();
     if (roll < 0.55 && up.length > 0) {
       const kind = this.strongOn ? this.rng.next() : 1;
@@ -511,6 +575,24 @@ export class Simulation {
     this.tickGossip();
     await this.runNet(this.net.now + Math.floor(this.rng.next() * 15));
     this.checkStep();
+  }
+
+  /**
+   * The transfer scenario after the receiver is back: while it has a transfer under way, it
+   * crashes (and comes back a few steps later), and so does the member its last chunk came from.
+   */
+  private transferChaos(receiver: Node): void {
+    const progress = receiver.replica?.transfer;
+    if (progress && this.rng.next() < 0.15) {
+      const victim = this.rng.next() < 0.5 ? receiver : this.nodes.find((n) => n.id === progress.from)!;
+      if (victim.replica && this.up().length > 1) {
+        this.crash(victim);
+        this.crashesMidTransfer++;
+        this.net.schedule(5 + Math.floor(this.rng.next() * 40), () => {
+          if (!victim.replica) this.restart(victim);
+        });
+      }
+    }
   }
 
   /** Half the time storage is sound; otherwise each commit fails or crashes at one rate for all members. */
@@ -554,6 +636,7 @@ export class Simulation {
       }
     }
     this.strong.checkStep();
+    if (this.opts.transferScenario) this.checkRestarts(this.nodes[this.nodes.length - 1]!);
     this.opts.onStep?.(this);
   }
 
@@ -590,6 +673,31 @@ export class Simulation {
     return MAX_HEAL_ROUNDS + 1;
   }
 
+  /**
+   * The transfer scenario's receiver: its transfer finished (no member has one under way),
+   * and it was not sent the same documents round after round: a transfer resumes after the
+   * last key received, across rounds and restarts of either side.
+   */
+  private checkTransfer(receiver: Node, shardDocs: number): void {
+    for (const n of this.nodes) {
+      const t = n.replica!.transfer;
+      if (t) throw new Error(`${n.id} still has a transfer from ${t.from} under way after the heal (${t.docs} documents so far)`);
+    }
+    if (receiver.chunks < 4) throw new Error(`${receiver.id} caught up in ${receiver.chunks} chunks: the scenario needs a transfer of many`);
+    this.checkRestarts(receiver);
+  }
+
+  /**
+   * A transfer resumes where its receiver is, across rounds and restarts: chunks from the
+   * first key while the transfer they belong to is under way (the same documents sent again)
+   * stay a small part of the chunks. Checked after every step of the transfer scenario.
+   */
+  private checkRestarts(receiver: Node): void {
+    if (receiver.restartedTransfers > TRANSFER_RESTARTS + receiver.chunks / 4) {
+      throw new Error(`${receiver.id} was sent a transfer from the first key ${receiver.restartedTransfers} times while one was under way, in ${receiver.chunks} chunks`);
+    }
+  }
+
   /** Releases every member's engines (wasm memory) once the run is checked. */
   close(): void {
     for (const n of this.nodes) n.replica?.close();
@@ -605,6 +713,9 @@ export class Simulation {
     const healRounds = await this.heal();
     checkConverged(this);
     this.strong.checkEnd();
+    const shardDocs = this.nodes[0]!.replica!.docs.size;
+    const receiver = this.nodes[this.nodes.length - 1]!;
+    if (this.opts.transferScenario) this.checkTransfer(receiver, shardDocs);
     return {
       seed: this.opts.seed,
       members: this.nodes.length,
@@ -617,6 +728,12 @@ export class Simulation {
       engineFaults: this.engineFaults,
       engineBreaks: this.engineBreaks,
       answerFaults: this.answerFaults,
+      transferChunks: receiver.chunks,
+      transferDocs: receiver.chunkDocs,
+      restartedTransfers: receiver.restartedTransfers,
+      resentDocs: receiver.resentDocs,
+      shardDocs,
+      crashesMidTransfer: this.crashesMidTransfer,
       strongWrites: this.strong.strongWrites,
       quorumWrites: this.strong.quorumWrites,
       strongReads: this.strong.strongReads,

@@ -118,6 +118,8 @@ export class StrongPaths {
   duplicates = 0;
   sessionReads = 0;
   private ids = 0;
+  /** Dots whose answers were given again from a recorded outcome. */
+  private readonly replayed = new Set<string>();
 
   constructor(private readonly sim: Simulation, private readonly mutant?: StrongMutant) {}
 
@@ -297,14 +299,14 @@ export class StrongPaths {
       return;
     }
     this.strongWrites++;
-    this.acknowledge(parseDot(answer.dot!));
+    this.acknowledge(parseDot(answer.dot!), this.replayed.has(answer.dot!) ? 'answered from its recorded outcome' : undefined);
   }
 
   /** A majority write's client is told: it must be in the storage of a majority by now. */
-  private acknowledge(dot: Dot): void {
+  private acknowledge(dot: Dot, how?: string): void {
     const stored = this.sim.nodes.filter((n) => covers(n.storage.loadMeta()?.vv ?? {}, dot)).length;
     const need = majority(this.sim.nodes.length);
-    if (stored < need) this.fail(new Error(`${dotName(dot)} was acknowledged stored on ${stored} members, ${need} needed`));
+    if (stored < need) this.fail(new Error(`${dotName(dot)} was acknowledged stored on ${stored} members, ${need} needed${how ? ` (${how})` : ''}`));
     this.sim.model.ack(dot);
     this.acked.push({ dot, at: this.sim.net.now });
   }
@@ -373,6 +375,7 @@ export class StrongPaths {
     this.replays++;
     const answer = JSON.parse(stored.response) as Answer;
     if (answer.dot) {
+      this.replayed.add(answer.dot);
       const dot = parseDot(answer.dot);
       const entry = r.entriesFor({ ...r.vv, [dot.member]: dot.seq - 1 }).entries.find((e) => e.origin === dot.member && e.seq === dot.seq);
       // An entry no longer in the log was compacted, which only happens once peers have it or the log overflowed.

@@ -9,6 +9,7 @@ import type { EngineName } from '../../../src/core/engines/engine.js';
 import type { Random } from '../../../src/core/ports.js';
 import type { Replica, WriteResult } from '../../../src/core/replica.js';
 import type { Effect } from './model.js';
+import { emptyVV, leq, type VersionVector } from '../../../src/core/version-vector.js';
 
 /** Automerge documents; the last one also sees deletes. */
 export const AM_DOCS = [docKey('sim', 'a0'), docKey('sim', 'a1'), docKey('sim', 'a2'), docKey('sim', 'a3')];
@@ -32,6 +33,11 @@ export interface Request {
   readonly effect: Effect;
   /** Undefined when there was nothing to delete. */
   send(r: Replica): WriteResult | undefined;
+  /**
+   * A Yjs client's document vector when it made its update (at its first send): a member that
+   * lacks part of it would hold the update back until the characters around it arrive.
+   */
+  basis?(): VersionVector | undefined;
 }
 
 export const pick = <T>(rng: Random, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
@@ -58,6 +64,17 @@ export function randomRequest(rng: Random, id: number): Request {
   if (roll < 0.14) return create(rng);
   if (roll < 0.6) return automergeWrite(rng, id, pick(rng, AM_DOCS));
   return yjsWrite(rng, id, pick(rng, YJS_DOCS));
+}
+
+/** A field written to one of `n` extra Automerge documents (the transfer scenario's bulk). */
+export function bulkRequest(rng: Random, id: number, n: number): Request {
+  const doc = docKey('sim', `b${String(Math.floor(rng.next() * n)).padStart(2, '0')}`);
+  return {
+    doc,
+    engine: 'automerge',
+    effect: { kind: 'field', name: `f${id}`, value: id },
+    send: (r) => r.write(doc, 'automerge', (e) => e.applyOps([{ op: 'set', path: [`f${id}`], value: id }])),
+  };
 }
 
 function automergeWrite(rng: Random, id: number, doc: DocKey): Request {
@@ -109,15 +126,20 @@ function yjsClient(rng: Random, doc: DocKey, effect: { kind: 'text' } | { kind: 
   const clientID = 1 + Math.floor(rng.next() * 0x7ffffffe);
   const item = `y${clientID}`;
   let update: Uint8Array | undefined;
+  let basis: VersionVector | undefined;
   return {
     doc,
     engine: 'yjs',
     effect: { ...effect, item },
     send(r) {
-      update ??= yjsUpdate(r, doc, clientID, edit);
+      if (!update) {
+        update = yjsUpdate(r, doc, clientID, edit);
+        basis = r.docs.meta(doc)?.vv ?? emptyVV;
+      }
       const u = update;
       return r.write(doc, 'yjs', (e) => e.applyUpdate(u));
     },
+    basis: () => basis,
   };
 }
 
