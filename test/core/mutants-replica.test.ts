@@ -1,0 +1,255 @@
+/**
+ * The replica at the edges the other suites pass over (recorded outcomes and their expiry,
+ * what a message commits, what it learns of peers, creating and deleting, stats, engine
+ * actors): written to kill the mutants Stryker found surviving (`npm run mutate`, see
+ * MUTANTS.md).
+ */
+import * as A from '@automerge/automerge';
+import { describe, expect, it } from 'vitest';
+import { docKey, type MemberId, memberId } from '../../src/core/ids.js';
+import { seededRandom } from '../../src/core/ports.js';
+import { Replica, type ReplicaConfig } from '../../src/core/replica.js';
+import { fnv1a64 } from '../../src/core/routing.js';
+import type { StoredOutcome } from '../../src/core/storage.js';
+import { MemoryStorage } from '../../src/core/storage-memory.js';
+import { emptyVV, type VersionVector } from '../../src/core/version-vector.js';
+import { cluster, sync } from '../support/cluster.js';
+
+const DOC = docKey('t', 'doc');
+const ids = ['a', 'b', 'c'];
+const [A_, B_] = ['a', 'b'].map(memberId) as [MemberId, MemberId];
+const vv = (o: Record<string, number>): VersionVector => o as VersionVector;
+
+/** A replica whose clock the test sets. */
+function clocked(self = 'a', members = ['a', 'b'], config: Partial<ReplicaConfig> = {}, seed = 1) {
+  const storage = new MemoryStorage();
+  const clock = { t: 1_000, now: () => clock.t };
+  const replica = new Replica({ self: memberId(self), members: members.map(memberId), ...config }, { storage, clock, random: seededRandom(seed) });
+  return { storage, clock, replica };
+}
+
+const outcome = (id: string, expires: number, over: Partial<StoredOutcome> = {}): StoredOutcome => ({
+  doc: DOC,
+  id,
+  fingerprint: `fp-${id}`,
+  expires,
+  response: `response of ${id}`,
+  ...over,
+});
+
+describe('recorded outcomes', () => {
+  it('a write records its outcome in the same commit, readable until it expires (inclusive)', () => {
+    const { storage, clock, replica } = clocked();
+    const commits = storage.commits;
+    replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }), { outcome: () => outcome('r1', 2_000) });
+    expect(storage.commits).toBe(commits + 1);
+    expect(replica.outcome(DOC, 'r1')).toMatchObject({ id: 'r1', response: 'response of r1' });
+    clock.t = 2_000;
+    expect(replica.outcome(DOC, 'r1')).toBeDefined();
+    clock.t = 2_001;
+    expect(replica.outcome(DOC, 'r1')).toBeUndefined();
+    expect(replica.outcome(DOC, 'other')).toBeUndefined();
+  });
+
+  it('the outcome is made from the write as it will be committed', () => {
+    const { replica } = clocked();
+    let seen: { seq: number | undefined; vv: VersionVector } | undefined;
+    const r = replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }), {
+      outcome: (w) => {
+        seen = { seq: w.entry?.seq, vv: w.vv };
+        return outcome('r1', 5_000);
+      },
+    });
+    expect(seen).toEqual({ seq: 1, vv: { a: 1 } });
+    expect(r.vv).toEqual({ a: 1 });
+  });
+
+  it('an outcome with a status rides in the entry, and every member that applies it can answer a retry', () => {
+    const [a, b] = cluster(ids);
+    const r = a!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }), { outcome: () => outcome('r1', 1e12, { status: 201 }) });
+    expect(r.entry!.request).toEqual({ id: 'r1', fingerprint: 'fp-r1', status: 201, expires: 1e12 });
+    expect(a!.storage.scanLog(emptyVV, 1e9).entries[0]!.request).toEqual(r.entry!.request);
+    sync(b!.replica, a!.replica);
+    expect(b!.replica.outcome(DOC, 'r1')).toEqual({ doc: DOC, id: 'r1', fingerprint: 'fp-r1', expires: 1e12, response: '', status: 201, replicated: true });
+  });
+
+  it('an outcome without a status stays with the member that made it', () => {
+    const [a, b] = cluster(ids);
+    const r = a!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }), { outcome: () => outcome('r1', 1e12) });
+    expect(r.entry!.request).toBeUndefined();
+    sync(b!.replica, a!.replica);
+    expect(b!.replica.json(DOC)).toEqual({ x: 1 });
+    expect(b!.replica.outcome(DOC, 'r1')).toBeUndefined();
+  });
+
+  it('recordOutcome commits the outcome of a request that wrote nothing, and nothing else', () => {
+    const { storage, replica } = clocked();
+    const commits = storage.commits;
+    replica.recordOutcome(outcome('refused', 9_000, { status: 409 }));
+    expect(storage.commits).toBe(commits + 1);
+    expect(replica.outcome(DOC, 'refused')).toMatchObject({ status: 409 });
+    expect(replica.vv).toEqual({});
+    expect(storage.logSize().entries).toBe(0);
+  });
+
+  it('expired outcomes are dropped by every 64th commit that records outcomes, not before', () => {
+    const { storage, clock, replica } = clocked();
+    replica.recordOutcome(outcome('old', 1_500));
+    clock.t = 2_000;
+    for (let i = 2; i < 64; i++) replica.recordOutcome(outcome(`n${i}`, 1e12));
+    expect(replica.outcome(DOC, 'old')).toBeUndefined();
+    expect(storage.loadOutcome(DOC, 'old')).toBeDefined();
+    replica.recordOutcome(outcome('n64', 1e12));
+    expect(storage.loadOutcome(DOC, 'old')).toBeUndefined();
+    expect(storage.loadOutcome(DOC, 'n64')).toBeDefined();
+    // And again 64 commits later, not at the next one.
+    replica.recordOutcome(outcome('old2', 2_500));
+    clock.t = 3_000;
+    replica.recordOutcome(outcome('n65', 1e12));
+    expect(storage.loadOutcome(DOC, 'old2')).toBeDefined();
+    for (let i = 67; i <= 128; i++) replica.recordOutcome(outcome(`n${i}`, 1e12));
+    expect(storage.loadOutcome(DOC, 'old2')).toBeUndefined();
+  });
+});
+
+describe('what a message commits', () => {
+  it('a digest that brings nothing commits nothing, but what it says of the peer is kept', () => {
+    const [a, b] = cluster(ids);
+    a!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    b!.replica.write(docKey('t', 'other'), 'automerge', (e) => e.replace({ y: 1 }));
+    const commits = a!.storage.commits;
+    a!.replica.receive(b!.replica.digest());
+    expect(a!.storage.commits).toBe(commits);
+    expect(a!.replica.peers[B_]).toEqual({ b: 1 });
+  });
+
+  it('a duplicate push commits nothing', () => {
+    const [a, b] = cluster(ids);
+    b!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    const push = b!.replica.push(b!.replica.entriesFor(emptyVV).entries);
+    a!.replica.receive(push);
+    const commits = a!.storage.commits;
+    a!.replica.receive(push);
+    expect(a!.storage.commits).toBe(commits);
+    expect(a!.replica.vv).toEqual({ b: 1 });
+  });
+
+  it('a push out of causal order is held back, then applied when what it depends on arrives', () => {
+    const [a, b] = cluster(ids);
+    b!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    b!.replica.write(DOC, 'automerge', (e) => e.mergePatch({ x: 2 }));
+    const [e1, e2] = b!.replica.entriesFor(emptyVV).entries;
+    a!.replica.receive(b!.replica.push([e2!]));
+    expect(a!.replica.vv).toEqual({});
+    expect(a!.replica.pendingCount).toBe(1);
+    expect(a!.replica.stats().pending).toBe(1);
+    a!.replica.receive(b!.replica.push([e1!]));
+    expect(a!.replica.vv).toEqual({ b: 2 });
+    expect(a!.replica.pendingCount).toBe(0);
+    expect(a!.replica.json(DOC)).toEqual({ x: 2 });
+  });
+});
+
+describe('what a replica knows of its peers', () => {
+  it('keeps the highest it heard of each peer, and nothing of itself', () => {
+    const { replica } = clocked('a', ['a', 'b', 'c']);
+    replica.learnPeer(B_, vv({ a: 2, b: 3 }));
+    replica.learnPeer(B_, vv({ a: 1, b: 1 }));
+    expect(replica.peers[B_]).toEqual({ a: 2, b: 3 });
+    replica.learnPeer(B_, vv({ a: 1, c: 4 }));
+    expect(replica.peers[B_]).toEqual({ a: 2, b: 3, c: 4 });
+    replica.learnPeer(A_, vv({ a: 9 }));
+    expect(replica.peers[A_]).toBeUndefined();
+  });
+
+  it('compaction waits for the members it is told of, and only those', () => {
+    const [a, b, c] = cluster(ids);
+    a!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    sync(b!.replica, a!.replica);
+    a!.replica.compact();
+    expect(a!.replica.stats().logEntries).toBe(1);
+    a!.replica.setMembers([A_, B_]);
+    expect(a!.replica.memberList).toEqual([A_, B_]);
+    a!.replica.compact();
+    expect(a!.replica.stats().logEntries).toBe(0);
+    expect(a!.replica.horizon).toEqual({ a: 1 });
+    expect(c!.replica.vv).toEqual({});
+  });
+});
+
+describe('create and remove', () => {
+  it('create makes a new document live with an empty entry, and is a no-op on a live one', () => {
+    const { replica } = clocked();
+    const r = replica.create(DOC, 'automerge', { render: true });
+    expect(r.entry).toMatchObject({ seq: 1, kind: 'update' });
+    expect(r.entry!.data).toHaveLength(0);
+    expect(r.json).toEqual({});
+    expect(replica.json(DOC)).toEqual({});
+    expect(replica.create(DOC, 'automerge').json).toBeUndefined();
+    const again = replica.create(DOC, 'automerge', { render: true });
+    expect(again.entry).toBeUndefined();
+    expect(again.vv).toEqual({ a: 1 });
+  });
+
+  it('create without render answers no JSON', () => {
+    const { replica } = clocked();
+    expect(replica.create(DOC, 'yjs').json).toBeUndefined();
+    expect(replica.read(DOC)!.live).toBe(true);
+  });
+
+  it('a write renders its JSON only when asked', () => {
+    const { replica } = clocked();
+    expect(replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 })).json).toBeUndefined();
+    expect(replica.write(DOC, 'automerge', (e) => e.mergePatch({ y: 2 }), { render: true }).json).toEqual({ x: 1, y: 2 });
+  });
+
+  it('remove deletes a live document once; nothing to remove answers undefined', () => {
+    const { replica } = clocked();
+    expect(replica.remove(DOC)).toBeUndefined();
+    replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    const r = replica.remove(DOC)!;
+    expect(r.entry).toMatchObject({ kind: 'delete', seq: 2, engine: 'automerge' });
+    expect(replica.json(DOC)).toBeUndefined();
+    expect(replica.read(DOC)!.live).toBe(false);
+    expect(replica.remove(DOC)).toBeUndefined();
+  });
+
+  it('a document created with no content can be removed', () => {
+    const { replica } = clocked();
+    replica.create(DOC, 'automerge');
+    const r = replica.remove(DOC)!;
+    expect(r.entry!.kind).toBe('delete');
+    expect(replica.read(DOC)!.live).toBe(false);
+  });
+});
+
+describe('engine actors', () => {
+  function actorOf(data: Uint8Array): string {
+    const doc = A.loadIncremental(A.init(), data);
+    return A.decodeChange(A.getAllChanges(doc)[0]!).actor;
+  }
+
+  it('end with the member name hashed, so members with the same random source never share one', () => {
+    const a = clocked('wnam', ['wnam', 'weur'], {}, 5);
+    const b = clocked('weur', ['wnam', 'weur'], {}, 5);
+    const actorA = actorOf(a.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 })).entry!.data);
+    const actorB = actorOf(b.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 })).entry!.data);
+    expect(actorA).toHaveLength(32);
+    expect(actorA.slice(0, 24)).toBe(actorB.slice(0, 24));
+    for (const [self, actor] of [['wnam', actorA], ['weur', actorB]] as const) {
+      const h = Number(fnv1a64(new TextEncoder().encode(self)) & 0xffffffffn);
+      expect(actor.slice(24)).toBe(h.toString(16).padStart(8, '0'));
+    }
+  });
+});
+
+describe('stats', () => {
+  it('counts documents, log and transfer; no faults on a healthy replica', () => {
+    const { replica } = clocked();
+    replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    replica.write(docKey('t', 'two'), 'automerge', (e) => e.replace({ y: 1 }));
+    const s = replica.stats();
+    expect(s).toMatchObject({ vv: { a: 2 }, horizon: {}, docs: 2, logEntries: 2, pending: 0, engineFaults: 0, lastEngineFault: null, transfer: null, quarantined: [] });
+    expect(s.logBytes).toBeGreaterThan(0);
+  });
+});
