@@ -19,7 +19,7 @@ import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
 import { gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
-import { emptyVV, equals, get, members, type VersionVector } from '../core/version-vector.js';
+import { emptyVV, equals, get, leq, members, type VersionVector } from '../core/version-vector.js';
 import { type Config, type Env, readConfig } from './config.js';
 import { etagOf, execute, isRead, type RecordOutcome } from './execute.js';
 import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
@@ -56,6 +56,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private faults: FaultConfig | null = null;
   private epochSeen = 0;
   private alarmArmed = false;
+  /** This member's vector at its previous gossip round (see {@link alarm}). */
+  private gossipMark: VersionVector | undefined;
   /** Test environment only: engine faults armed by {@link injectEngineFault}. */
   private readonly engineFaults = new EngineFaults();
   /** Remote entries the engines keep failing on; outlives the rebuilds that faults cause. */
@@ -349,8 +351,16 @@ export class ReplicaObject extends DurableObject<Env> {
     // a member they lack something from gossips with them itself.
     const vv = this.replica.vv;
     const all = pickPeers(this.replica, this.config.regions.length, random);
-    const lagging = all.filter((p) => !equals(this.replica.peers[p] ?? emptyVV, vv));
-    const peers = (lagging.length > 0 ? lagging : all).slice(0, this.config.fanout);
+    const known = (p: MemberId): VersionVector => this.replica.peers[p] ?? emptyVV;
+    const lagging = all.filter((p) => !equals(known(p), vv));
+    // Nor does a peer that has caught up with what this member had at its previous round: eager
+    // pushes are keeping it current, and what it lacks is under way. A round would duplicate
+    // them. A peer that lost a push stays behind that mark and gets a round the next time.
+    const mark = this.gossipMark;
+    this.gossipMark = vv;
+    const steady = mark !== undefined && this.replica.pendingCount === 0 && !this.replica.transfer;
+    const behind = steady ? lagging.filter((p) => !leq(mark, known(p))) : lagging;
+    const peers = (lagging.length > 0 ? behind : all).slice(0, this.config.fanout);
     await Promise.allSettled(peers.map((p) => gossipRound(this.replica, p, this.peers.transport)));
     if (!this.converged()) this.arm();
   }
