@@ -130,6 +130,12 @@ export class AutomergeEngine implements Engine {
     this.swap(A.loadIncremental(this.doc, update));
   }
 
+  /** One `loadIncremental` of the updates' concatenation: Automerge takes concatenated chunks. */
+  mergeMany(updates: readonly Uint8Array[]): void {
+    const parts = updates.filter((u) => u.length > 0);
+    if (parts.length > 0) this.swap(A.loadIncremental(this.doc, concat(parts)));
+  }
+
   toJSON(): JsonObject {
     return renderValue(this.view()) as JsonObject;
   }
