@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  EmptyData, SwallowsCommitFailure, UncountedEngineFaults, deleteWins, forgetsClockOnRestart, keepsEnginesAfterEngineFault, keepsEnginesAfterFailure,
+  EmptyData, ForgetsTransferProgress, IgnoresTransferClock, SwallowsCommitFailure, UncountedEngineFaults, deleteWins, forgetsClockOnRestart,
+  forgetsTransferAtRestart, keepsEnginesAfterEngineFault, keepsEnginesAfterFailure,
 } from '../support/sim/mutants.js';
 import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
 import type { StrongMutant } from '../support/sim/strong.js';
@@ -16,8 +17,8 @@ import { AM_DOCS, MIXED_DOC, YJS_DOCS } from '../support/sim/workload.js';
 const BUDGET = 200;
 
 /** The first seed in 1..BUDGET at which the simulator fails with `replica`, and its failure. */
-async function firstCaught(replica: SimOptions['replica'], opts: Partial<SimOptions> = {}): Promise<{ seed: number; message: string } | undefined> {
-  for (let seed = 1; seed <= BUDGET; seed++) {
+async function firstCaught(replica: SimOptions['replica'], opts: Partial<SimOptions> = {}, budget = BUDGET): Promise<{ seed: number; message: string } | undefined> {
+  for (let seed = 1; seed <= budget; seed++) {
     try {
       await simulate({ seed, ...(replica && { replica }), ...opts });
     } catch (err) {
@@ -82,6 +83,27 @@ describe('the simulator catches broken replicas', () => {
     expect(caught!.message).toMatch(/has hlc \d+, not after/);
     await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
+
+  it('a replica that ignores the hybrid clock a state transfer carries (a later write may be earlier than what it brought)', async () => {
+    const opts = { steps: 400, logMaxBytes: 6144, longOutage: true };
+    const caught = await firstCaught((config, env) => new IgnoresTransferClock(config, env), opts, 20);
+    expect(caught, 'not caught within 20 seeds').toBeDefined();
+    expect(caught!.message).toMatch(/has hlc \d+, not after .* which its deps cover/);
+    await expect(simulate({ seed: caught!.seed, ...opts })).resolves.toBeDefined();
+  });
+
+  for (const [what, replica] of [
+    ['forgets its state transfer\'s progress at a restart', forgetsTransferAtRestart],
+    ['asks for no resume of its state transfer in the rounds it opens', (config, env) => new ForgetsTransferProgress(config, env)],
+  ] as [string, NonNullable<SimOptions['replica']>][]) {
+    it(`a replica that ${what}: its transfer starts over and does not finish`, async () => {
+      const opts = { steps: 300, transferScenario: true };
+      const caught = await firstCaught(replica, opts, 6);
+      expect(caught, 'not caught within 6 seeds').toBeDefined();
+      expect(caught!.message).toMatch(/did not finish catching up within \d+ steps|was sent \d+ documents again/);
+      await expect(simulate({ seed: caught!.seed, ...opts })).resolves.toBeDefined();
+    });
+  }
 
   const strong: [StrongMutant, string, RegExp][] = [
     ['no-gather', 'a leader that reads and decides without pulling from a majority', /read of .* misses|below its floor/],

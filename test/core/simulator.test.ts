@@ -35,6 +35,16 @@ describe('deterministic simulator', () => {
     }
   });
 
+  it('carries a member cut off for long through a state transfer of many chunks, across restarts of either side, without resending it', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = await simulate({ seed, steps: 300, transferScenario: true });
+      // The run's own checks: finished within the phase's steps, at most so many documents sent again.
+      expect(r.transferChunks, `seed ${seed}`).toBeGreaterThanOrEqual(30);
+      expect(r.crashesMidTransfer, `seed ${seed}`).toBeGreaterThan(0);
+      expect(r.transferSteps, `seed ${seed}`).toBeGreaterThan(0);
+    }
+  });
+
   it('names the failing seed and how to replay it', () => {
     const failure = new SimFailure(77, 'boom');
     expect(failure.message).toContain('seed 77');

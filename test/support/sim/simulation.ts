@@ -38,11 +38,12 @@ export interface SimOptions {
   readonly longOutage?: boolean;
   /**
    * A state transfer of many chunks across rounds and restarts: {@link BULK_DOCS} more
-   * documents, a small log bound and batch size, and the long-outage member back at 60% of the
-   * steps while chaos goes on; the receiver and then the sender of its transfer crash in the
-   * middle of it. Checked: the transfer finishes (nothing under way after the heal), it took
-   * several chunks, and chunks from the first key while a transfer is under way stay within
-   * {@link TRANSFER_RESTARTS} plus a quarter of the chunks.
+   * documents, a small log bound (2 KiB) and batch size (384 bytes), and the long-outage member
+   * (the receiver) back after the chaos, in a transfer phase: no writes, lossy links, gossip
+   * rounds, and the receiver or the sender of its last chunk crashing in the middle of the
+   * transfer (both come back). Checked: the transfer takes several chunks and finishes within
+   * {@link TRANSFER_STEPS} steps, and the documents sent again (in chunks of the transfer under
+   * way, at or before the key it had reached) stay within {@link TRANSFER_RESENT}.
    */
   readonly transferScenario?: boolean;
   /** Called after every chaos step (for extra invariants in tests). */
@@ -106,6 +107,8 @@ export interface SimReport {
   readonly resentDocs: number;
   readonly shardDocs: number;
   readonly crashesMidTransfer: number;
+  /** Steps the transfer phase took. */
+  readonly transferSteps: number;
   /** Strong and quorum writes acknowledged, strong and quorum reads answered, guarded decrements refused at the floor. */
   readonly strongWrites: number;
   readonly quorumWrites: number;
@@ -132,8 +135,10 @@ export interface SimReport {
 
 /** Extra documents of the transfer scenario. */
 export const BULK_DOCS = 48;
-/** Chunks from the first key the transfer scenario's receiver may get while a transfer is under way, beyond a quarter of its chunks. */
-export const TRANSFER_RESTARTS = 8;
+/** Steps (of gossip and faults) the transfer phase may take. */
+export const TRANSFER_STEPS = 400;
+/** Documents the transfer phase's receiver may be sent again, as a share of the shard's documents. */
+export const TRANSFER_RESENT = 3;
 
 export class SimFailure extends Error {
   constructor(readonly seed: number, message: string) {
@@ -240,6 +245,7 @@ export class Simulation {
   engineBreaks = 0;
   answerFaults = 0;
   crashesMidTransfer = 0;
+  transferSteps = 0;
   /** Whether this run injects engine faults. */
   readonly engineFaulting: boolean;
   transfers = 0;
@@ -536,15 +542,8 @@ export class Simulation {
   private async chaosStep(i: number, steps: number): Promise<void> {
     const roll = this.rng.next();
     const down = this.nodes.filter((n) => !n.replica);
-    const scenario = this.opts.transferScenario;
-    let outage = this.opts.longOutage || scenario ? this.nodes[this.nodes.length - 1]! : undefined;
+    const outage = this.opts.longOutage || this.opts.transferScenario ? this.nodes[this.nodes.length - 1]! : undefined;
     if (outage && i === Math.floor(steps / 10) && outage.replica) this.crash(outage);
-    if (outage && scenario) {
-      const back = Math.floor(steps * 0.6);
-      if (i === back && !outage.replica) this.restart(outage);
-      if (i > back) outage = undefined;
-      if (i > back) this.transferChaos(this.nodes[this.nodes.length - 1]!);
-    }
     const up = this.up();
     if (roll < 0.55 && up.length > 0) {
       const kind = this.strongOn ? this.rng.next() : 1;
@@ -578,21 +577,48 @@ export class Simulation {
   }
 
   /**
-   * The transfer scenario after the receiver is back: while it has a transfer under way, it
-   * crashes (and comes back a few steps later), and so does the member its last chunk came from.
+   * The transfer scenario's phase: every member but the receiver back and sound, no writes,
+   * lossy links; the receiver comes back and catches up by gossip while it, or the member its
+   * last chunk came from, crashes now and then in the middle (coming back a little later).
    */
-  private transferChaos(receiver: Node): void {
-    const progress = receiver.replica?.transfer;
-    if (progress && this.rng.next() < 0.15) {
-      const victim = this.rng.next() < 0.5 ? receiver : this.nodes.find((n) => n.id === progress.from)!;
-      if (victim.replica && this.up().length > 1) {
-        this.crash(victim);
-        this.crashesMidTransfer++;
-        this.net.schedule(5 + Math.floor(this.rng.next() * 40), () => {
-          if (!victim.replica) this.restart(victim);
-        });
-      }
+  private async transferPhase(receiver: Node): Promise<void> {
+    for (const n of this.nodes) {
+      n.storage.faultRate = 0;
+      n.engineFaultRate = 0;
+      if (n.broken) this.crash(n);
+      if (!n.replica && n !== receiver) this.restart(n);
     }
+    this.net.heal();
+    this.net.faults = { dropRate: 0.1, duplicateRate: 0.1, minDelay: 1, maxDelay: 30 };
+    this.ackLossRate = 0;
+    await this.runNet(Infinity);
+    if (receiver.replica) this.crash(receiver);
+    this.restart(receiver);
+    receiver.chunks = 0;
+    receiver.resentDocs = 0;
+    receiver.progress = undefined;
+    for (let step = 0; step < TRANSFER_STEPS; step++) {
+      const r = receiver.replica;
+      if (r && !r.transfer && this.up().every((n) => leq(n.replica!.vv, r.vv))) {
+        this.transferSteps = step;
+        return;
+      }
+      const progress = r?.transfer;
+      if (progress && this.rng.next() < 0.08) {
+        const victim = this.rng.next() < 0.5 ? receiver : this.nodes.find((n) => n.id === progress.from)!;
+        if (victim.replica) {
+          this.crash(victim);
+          this.crashesMidTransfer++;
+          this.net.schedule(5 + Math.floor(this.rng.next() * 40), () => {
+            if (!victim.replica) this.restart(victim);
+          });
+        }
+      }
+      this.tickGossip();
+      await this.runNet(this.net.now + 10);
+      this.checkStep();
+    }
+    throw new Error(`${receiver.id} did not finish catching up within ${TRANSFER_STEPS} steps of the transfer phase (${receiver.chunks} chunks, transfer ${canonicalProgress(receiver.replica?.transfer)})`);
   }
 
   /** Half the time storage is sound; otherwise each commit fails or crashes at one rate for all members. */
@@ -636,7 +662,6 @@ export class Simulation {
       }
     }
     this.strong.checkStep();
-    if (this.opts.transferScenario) this.checkRestarts(this.nodes[this.nodes.length - 1]!);
     this.opts.onStep?.(this);
   }
 
@@ -684,17 +709,8 @@ export class Simulation {
       if (t) throw new Error(`${n.id} still has a transfer from ${t.from} under way after the heal (${t.docs} documents so far)`);
     }
     if (receiver.chunks < 4) throw new Error(`${receiver.id} caught up in ${receiver.chunks} chunks: the scenario needs a transfer of many`);
-    this.checkRestarts(receiver);
-  }
-
-  /**
-   * A transfer resumes where its receiver is, across rounds and restarts: chunks from the
-   * first key while the transfer they belong to is under way (the same documents sent again)
-   * stay a small part of the chunks. Checked after every step of the transfer scenario.
-   */
-  private checkRestarts(receiver: Node): void {
-    if (receiver.restartedTransfers > TRANSFER_RESTARTS + receiver.chunks / 4) {
-      throw new Error(`${receiver.id} was sent a transfer from the first key ${receiver.restartedTransfers} times while one was under way, in ${receiver.chunks} chunks`);
+    if (receiver.resentDocs > TRANSFER_RESENT * shardDocs) {
+      throw new Error(`${receiver.id} was sent ${receiver.resentDocs} documents again (${receiver.restartedTransfers} chunks from the first key) in ${receiver.chunks} chunks, for a shard of ${shardDocs} documents`);
     }
   }
 
@@ -710,11 +726,12 @@ export class Simulation {
     this.drawCommitFaults();
     this.drawEngineFaults();
     for (let i = 0; i < steps; i++) await this.chaosStep(i, steps);
+    const receiver = this.nodes[this.nodes.length - 1]!;
+    if (this.opts.transferScenario) await this.transferPhase(receiver);
     const healRounds = await this.heal();
     checkConverged(this);
     this.strong.checkEnd();
     const shardDocs = this.nodes[0]!.replica!.docs.size;
-    const receiver = this.nodes[this.nodes.length - 1]!;
     if (this.opts.transferScenario) this.checkTransfer(receiver, shardDocs);
     return {
       seed: this.opts.seed,
@@ -734,6 +751,7 @@ export class Simulation {
       resentDocs: receiver.resentDocs,
       shardDocs,
       crashesMidTransfer: this.crashesMidTransfer,
+      transferSteps: this.transferSteps,
       strongWrites: this.strong.strongWrites,
       quorumWrites: this.strong.quorumWrites,
       strongReads: this.strong.strongReads,
@@ -758,6 +776,8 @@ export class Simulation {
 const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const isStorageFault = (cause: unknown): boolean => cause instanceof SimCrash || cause instanceof CommitFailure;
+
+const canonicalProgress = (p: TransferProgress | undefined): string => (p ? `from ${p.from} after ${JSON.stringify(p.after)}, ${p.docs} documents` : 'none');
 
 function refusalOf(err: unknown, res: WriteResult | undefined): Refusal['reason'] | undefined {
   if (err === undefined) return res ? undefined : 'nothing-to-delete';
