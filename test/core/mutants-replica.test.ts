@@ -6,6 +6,9 @@
  */
 import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
+import { EngineFaults } from '../../src/core/engines/fault-injection.js';
+import { restoreEngine } from '../../src/core/engines/index.js';
+import { EngineFaultError, InvalidDocumentError } from '../../src/core/errors.js';
 import { docKey, type MemberId, memberId } from '../../src/core/ids.js';
 import { seededRandom } from '../../src/core/ports.js';
 import { Replica, type ReplicaConfig } from '../../src/core/replica.js';
@@ -13,7 +16,7 @@ import { fnv1a64 } from '../../src/core/routing.js';
 import type { StoredOutcome } from '../../src/core/storage.js';
 import { MemoryStorage } from '../../src/core/storage-memory.js';
 import { emptyVV, type VersionVector } from '../../src/core/version-vector.js';
-import { cluster, sync } from '../support/cluster.js';
+import { cluster, restart, sync } from '../support/cluster.js';
 
 const DOC = docKey('t', 'doc');
 const ids = ['a', 'b', 'c'];
@@ -150,6 +153,23 @@ describe('what a message commits', () => {
   });
 });
 
+describe('the hybrid clock', () => {
+  it('a message whose entries are all held back still commits the time it saw', () => {
+    const [a, b] = cluster(ids);
+    b!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    const e2 = b!.replica.write(DOC, 'automerge', (e) => e.mergePatch({ x: 2 })).entry!;
+    const commits = a!.storage.commits;
+    a!.replica.receive(b!.replica.push([e2]));
+    expect(a!.replica.vv).toEqual({});
+    expect(a!.storage.commits).toBe(commits + 1);
+    expect(a!.storage.loadMeta()!.hlc).toBeGreaterThanOrEqual(e2.hlc);
+    restart(a!, ids);
+    expect(a!.replica.lastHlc).toBeGreaterThanOrEqual(e2.hlc);
+    // A write after the restart is later than the entry it saw.
+    expect(a!.replica.write(DOC, 'automerge', (e) => e.replace({ y: 1 })).entry!.hlc).toBeGreaterThan(e2.hlc);
+  });
+});
+
 describe('what a replica knows of its peers', () => {
   it('keeps the highest it heard of each peer, and nothing of itself', () => {
     const { replica } = clocked('a', ['a', 'b', 'c']);
@@ -251,5 +271,81 @@ describe('stats', () => {
     const s = replica.stats();
     expect(s).toMatchObject({ vv: { a: 2 }, horizon: {}, docs: 2, logEntries: 2, pending: 0, engineFaults: 0, lastEngineFault: null, transfer: null, quarantined: [] });
     expect(s.logBytes).toBeGreaterThan(0);
+  });
+});
+
+describe('engine faults', () => {
+  function faulty(self = 'a', load = restoreEngine as Parameters<EngineFaults['loader']>[0]) {
+    const faults = new EngineFaults();
+    const storage = new MemoryStorage();
+    let now = 1_000;
+    const replica = new Replica({ self: memberId(self), members: [A_, B_] }, { storage, clock: { now: () => now++ }, random: seededRandom(3), engines: faults.loader(load) });
+    return { faults, storage, replica };
+  }
+
+  it('each is counted once and named by what the member was doing', () => {
+    const { faults, replica } = faulty();
+    replica.write(DOC, 'automerge', (e) => e.replace({ n: 1 }));
+    const cases: [string, () => unknown, Parameters<EngineFaults['failNext']>[0]][] = [
+      ['a write', () => replica.write(DOC, 'automerge', (e) => e.mergePatch({ n: 2 })), 'mergePatch'],
+      ['a delete', () => replica.remove(DOC), 'clear'],
+      ['a read', () => replica.json(DOC), 'toJSON'],
+      ['a read', () => replica.view(DOC, (s) => s.save()), 'save'],
+    ];
+    let count = 0;
+    for (const [during, act, method] of cases) {
+      faults.failNext(method);
+      let err: unknown;
+      try {
+        act();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(EngineFaultError);
+      expect((err as EngineFaultError).during).toBe(during);
+      expect(replica.stats().engineFaults).toBe(++count);
+      expect(replica.stats().lastEngineFault).toBe(`${during}: injected engine fault in ${method}`);
+    }
+    expect(replica.json(DOC)).toEqual({ n: 1 });
+  });
+
+  it('an engine that fails to load is a fault during the load', () => {
+    let fail = false;
+    const { replica } = faulty('a', (name, chunks, opts, doc) => {
+      if (fail) throw 'no memory';
+      return restoreEngine(name, chunks, opts, doc);
+    });
+    replica.write(DOC, 'automerge', (e) => e.replace({ n: 1 }));
+    replica.close();
+    fail = true;
+    expect(() => replica.read(DOC)).toThrow(EngineFaultError);
+    expect(replica.stats().lastEngineFault).toBe('a load: no memory');
+    fail = false;
+    expect(replica.json(DOC)).toEqual({ n: 1 });
+  });
+
+  it('a fault while applying entries from a peer is named so', () => {
+    const a = faulty('a');
+    const b = faulty('b');
+    const w = a.replica.write(DOC, 'automerge', (e) => e.replace({ n: 1 }));
+    b.faults.failNext('merge');
+    expect(() => b.replica.receive(a.replica.push([w.entry!]))).toThrow(EngineFaultError);
+    expect(b.replica.stats().lastEngineFault).toBe("applying a peer's entries: injected engine fault in merge");
+    expect(b.replica.stats().engineFaults).toBe(1);
+  });
+
+  it('a validation error is no fault: it propagates as it is and the engine is reloaded', () => {
+    const { replica } = faulty();
+    replica.write(DOC, 'automerge', (e) => e.replace({ n: 1 }));
+    expect(() =>
+      replica.write(DOC, 'automerge', (e) => {
+        e.mergePatch({ m: 2 });
+        return e.mergePatch([1]);
+      }),
+    ).toThrow(InvalidDocumentError);
+    expect(replica.stats().engineFaults).toBe(0);
+    expect(replica.stats().lastEngineFault).toBeNull();
+    // What the refused change did to the engine before it threw is gone.
+    expect(replica.json(DOC)).toEqual({ n: 1 });
   });
 });
