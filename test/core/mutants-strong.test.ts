@@ -133,6 +133,26 @@ describe('StrongQueue', () => {
     await expect(q.run(async () => 'room again')).resolves.toBe('room again');
   });
 
+  it('counts the operation running (one at most) apart from those waiting, through success and failure', async () => {
+    const q = new StrongQueue({ now: () => 0 });
+    const gates = [deferred(), deferred()];
+    expect(q.active).toBe(0);
+    const first = q.run(() => gates[0]!.promise);
+    const second = q.run(() => gates[1]!.promise);
+    while (q.active === 0) await Promise.resolve();
+    expect([q.active, q.size]).toEqual([1, 1]);
+    gates[0]!.reject(new Error('failed'));
+    await expect(first).rejects.toThrow('failed');
+    while (q.size > 0) await Promise.resolve();
+    expect([q.active, q.size]).toEqual([1, 0]);
+    gates[1]!.resolve();
+    await second;
+    expect(q.active).toBe(0);
+    const late = q.run(async () => 'never', -1);
+    await expect(late).rejects.toThrow(UnavailableError);
+    expect([q.active, q.size]).toEqual([0, 0]);
+  });
+
   it('holds 64 by default', async () => {
     const q = new StrongQueue({ now: () => 0 });
     const gate = deferred();
