@@ -213,7 +213,8 @@ export class SqliteStorage implements Storage {
     const meta = c.meta ?? this.unwritten;
     try {
       this.storage.transactionSync(() => {
-        if (meta) this.sql.exec('INSERT OR REPLACE INTO meta (id, json) VALUES (1, ?)', JSON.stringify(meta));
+        // Upserts, not REPLACE: a replaced row is deleted and inserted again, index and all.
+        if (meta) this.sql.exec('INSERT INTO meta (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json', JSON.stringify(meta));
         for (const e of c.append ?? []) {
           // An entry at or below a truncation still in memory would be hidden by it: those rows go first.
           if (e.seq <= (this.logs.get(e.origin)?.lazyUpTo ?? 0)) this.deleteLazy();
@@ -223,7 +224,9 @@ export class SqliteStorage implements Storage {
           this.size.entries++;
           this.size.bytes += size;
         }
-        for (const d of c.docs ?? []) this.sql.exec('INSERT OR REPLACE INTO docs (doc, json) VALUES (?, ?)', d.doc, JSON.stringify(d));
+        for (const d of c.docs ?? []) {
+          this.sql.exec('INSERT INTO docs (doc, json) VALUES (?, ?) ON CONFLICT (doc) DO UPDATE SET json = excluded.json', d.doc, JSON.stringify(d));
+        }
         for (const { doc, write } of c.states ?? []) {
           const key = stateKey(doc, write.engine);
           if ('snapshot' in write) {
