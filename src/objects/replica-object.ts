@@ -30,6 +30,8 @@ import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 
 const random = { next: () => Math.random() };
+/** The durable alarm is set this many gossip intervals ahead (see `arm`). */
+const ALARM_ROUNDS = 10;
 /** Pause between the shared pulls of waiting session requests. */
 const SESSION_POLL_PAUSE_MS = 25;
 
@@ -56,6 +58,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private faults: FaultConfig | null = null;
   private epochSeen = 0;
   private alarmArmed = false;
+  /** The timer of the next gossip round (see {@link arm}). */
+  private roundTimer: ReturnType<typeof setTimeout> | undefined;
   /** This member's vector at its previous gossip round (see {@link alarm}). */
   private gossipMark: VersionVector | undefined;
   /** Test environment only: engine faults armed by {@link injectEngineFault}. */
@@ -343,9 +347,14 @@ export class ReplicaObject extends DurableObject<Env> {
     return { ok: true, vv: this.replica.vv };
   }
 
-  /** Gossip: a push-pull round with FANOUT random peers; re-armed until every peer is known to have caught up. */
+  /** The durable alarm: a gossip round, in case the timer of {@link arm} died with an evicted or restarted object. */
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
+    await this.gossip();
+  }
+
+  /** Gossip: a push-pull round with FANOUT random peers; re-armed until every peer is known to have caught up. */
+  private async gossip(): Promise<void> {
     if (this.converged()) return;
     // Peers known to have all this member has (their push answers say so) need no round;
     // a member they lack something from gossips with them itself.
@@ -376,10 +385,22 @@ export class ReplicaObject extends DurableObject<Env> {
     );
   }
 
+  /**
+   * Schedules the next gossip round: on a timer, since setting the durable alarm for every
+   * round was the largest single cost of gossip (a storage write each time). The alarm is set
+   * {@link ALARM_ROUNDS} rounds ahead and only wakes a member whose timer is gone with its
+   * memory (evicted, restarted); the first round that finds the member converged stops both.
+   */
   private arm(): void {
+    if (this.roundTimer === undefined) {
+      this.roundTimer = setTimeout(() => {
+        this.roundTimer = undefined;
+        this.gossip().catch((err: unknown) => console.error(`ReplicaObject:gossip ${this.name}`, err));
+      }, this.config.gossipIntervalMs);
+    }
     if (this.alarmArmed) return;
     this.alarmArmed = true;
-    this.ctx.storage.setAlarm(Date.now() + this.config.gossipIntervalMs).catch(() => {
+    this.ctx.storage.setAlarm(Date.now() + this.config.gossipIntervalMs * ALARM_ROUNDS).catch(() => {
       this.alarmArmed = false;
     });
   }
