@@ -150,6 +150,41 @@ describe('answer', () => {
     expect(reply.transfer!.docs.every((d) => d.meta.doc > after)).toBe(true);
   });
 
+  it('a delta that only asks to resume a transfer (no reply wanted) is answered with the next chunk', () => {
+    const a = member('a', ['a', 'b'], { logMaxBytes: 200 });
+    for (let i = 0; i < 20; i++) write(a.replica, `k${i}`, i);
+    const after = docKey('t', 'k5');
+    const reply = answer(a.replica, { ...deltaFrom(B, emptyVV), resume: { target: a.replica.vv, after } });
+    expect(reply).toBeDefined();
+    expect(reply!.transfer!.after).toBe(after);
+  });
+
+  it('a chunk that asks for nothing is answered when the receiver wants the transfer to go on', () => {
+    const a = member('a', ['a', 'b']);
+    const resume = { target: vv({ b: 9 }), after: docKey('t', 'k3') };
+    const reply = answer(a.replica, deltaFrom(B, vv({ b: 9 })), resume);
+    expect(reply).toBeDefined();
+    expect(reply!.resume).toEqual(resume);
+    expect(reply!.reply).toBe(false);
+  });
+
+  it('a member receiving a transfer asks whoever wants an answer to resume it, and nobody else', async () => {
+    const a = member('a', ['a', 'b', 'c'], { logMaxBytes: 200, maxBatchBytes: 256 });
+    const c = member('c', ['a', 'b', 'c'], { maxBatchBytes: 256 });
+    for (let i = 0; i < 30; i++) write(a.replica, `k${i}`, i);
+    // Two messages: the digest, then the answer to the first chunk; the transfer is then under way.
+    await gossipRound(c.replica, A, net([a.replica, c.replica]), 2);
+    const resume = c.replica.transferResume();
+    expect(resume).toBeDefined();
+    expect(answer(c.replica, digestFrom(B, emptyVV))!.resume).toEqual(resume);
+    expect(answer(c.replica, deltaFrom(B, emptyVV, { reply: true }))!.resume).toEqual(resume);
+    expect(answer(c.replica, deltaFrom(B, emptyVV))).toBeUndefined();
+    // A message that itself brought a chunk is answered with the resume that chunk called for
+    // (here none, and nothing else to send), not with the one under way.
+    const t = { target: emptyVV, hlc: 0, after: undefined, docs: [], next: undefined };
+    expect(answer(c.replica, deltaFrom(B, emptyVV, { reply: true, transfer: t }))).toBeUndefined();
+  });
+
   it('a resume from a peer that is not behind the horizon is answered with entries', () => {
     const a = member('a', ['a', 'b']);
     for (let i = 0; i < 3; i++) write(a.replica, `k${i}`, i);
