@@ -41,6 +41,7 @@ const KINDS = {
   'path-not-found': { status: 409, title: 'Path not found in document' },
   'engine-mismatch': { status: 409, title: 'Engine mismatch' },
   'guard-violation': { status: 409, title: 'Guard violation' },
+  'missing-dependencies': { status: 409, title: 'Update builds on changes this member lacks' },
   'precondition-failed': { status: 412, title: 'Precondition failed' },
   'not-found': { status: 404, title: 'Document not found' },
   // Transport and access.
@@ -90,7 +91,7 @@ export function problemResponse(code: ProblemCode, detail: string, headers: Read
 }
 
 function retryHeaders(code: string, seconds: number | undefined): Record<string, string> {
-  if (code !== 'unavailable' && code !== 'stale-epoch' && code !== 'engine-fault') return {};
+  if (code !== 'unavailable' && code !== 'stale-epoch' && code !== 'engine-fault' && code !== 'missing-dependencies') return {};
   return { 'Retry-After': String(Math.max(1, Math.ceil(seconds ?? 1))) };
 }
 

@@ -145,6 +145,22 @@ export class UnavailableError extends ConcordError {
 }
 
 /**
+ * A Yjs update whose items build on content this member does not have yet (an update made
+ * against another region's state). Yjs would hold them back, invisible although the write
+ * were acknowledged, so the write is refused with nothing stored. Catch to answer 409 with
+ * `Retry-After`: the client retries later, sends the update computed against this member's
+ * state vector, or sends its session token so that the member first waits for what it saw.
+ */
+export class MissingDependenciesError extends ConcordError {
+  readonly code = 'missing-dependencies';
+  override readonly name = 'MissingDependenciesError';
+  readonly retryAfterSeconds = 1;
+  constructor(detail: string) {
+    super(detail);
+  }
+}
+
+/**
  * An engine failed in a way that is not a validation error (a broken wasm module, an
  * exhausted stack, a bug): the member's fault, not the request's. Nothing was stored; the
  * member dropped its engines and rebuilds them from storage. Catch to answer 503.

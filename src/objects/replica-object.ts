@@ -9,7 +9,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
-import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, UnavailableError } from '../core/errors.js';
+import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, MissingDependenciesError, UnavailableError } from '../core/errors.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
 import { Quarantine } from '../core/quarantine.js';
 import { isLive } from '../core/doc-meta.js';
@@ -209,8 +209,8 @@ export class ReplicaObject extends DurableObject<Env> {
       try {
         return await run(recorder(doc, rid, Date.now(), this.config.idempotencyTtlMs));
       } catch (err) {
-        // A refusal (4xx) is an outcome too; an unavailable answer is not: the retry runs again.
-        if (rid.client && err instanceof ConcordError && !(err instanceof UnavailableError) && !(err instanceof EngineFaultError)) {
+        // A refusal (4xx) is an outcome too; an answer that says "retry" is not: the retry runs again.
+        if (rid.client && err instanceof ConcordError && !retryLater(err)) {
           this.replica.recordOutcome(refusal(doc, rid, { code: err.code, detail: err.message }, Date.now(), this.config.idempotencyTtlMs));
         }
         throw err;
@@ -489,4 +489,9 @@ export class ReplicaObject extends DurableObject<Env> {
       return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
     }
   }
+}
+
+/** Errors that tell the client to retry later: not outcomes of its request, so never recorded. */
+function retryLater(err: ConcordError): boolean {
+  return err instanceof UnavailableError || err instanceof EngineFaultError || err instanceof MissingDependenciesError;
 }

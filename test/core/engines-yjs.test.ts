@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { Engine } from '../../src/core/engines/index.js';
 import { loadEngine } from '../../src/core/engines/index.js';
-import { InvalidVersionError } from '../../src/core/errors.js';
+import { InvalidVersionError, MissingDependenciesError } from '../../src/core/errors.js';
 import { actor, applyAll, fresh, reload, yClient, yEdit } from './engines-helpers.js';
 
 /** Everything a client has, as one update. */
@@ -52,7 +52,8 @@ describe('toJSON', () => {
     applyAll(x, [u1, u2, u3]);
     x.toJSON();
     applyAll(x, [u4]);
-    applyAll(y, [u4, u3, u2, u1]);
+    // A peer's entries may arrive in any order (merge); a client's updates are refused out of order.
+    for (const u of [u4, u3, u2, u1]) y.merge(u);
     expect(JSON.stringify(x.toJSON())).toBe(JSON.stringify(y.toJSON()));
     expect(JSON.stringify(reload(x).toJSON())).toBe(JSON.stringify(x.toJSON()));
     expect(x.toJSON()).toEqual({ m: { a: 2, b: 1 } });
@@ -74,23 +75,23 @@ describe('applyUpdate', () => {
     expect(other.toJSON()).toEqual({ m: { k: 'v' } });
   });
 
-  it('keeps updates that arrive before their dependencies, and reports them as new', () => {
+  it('refuses an update whose items build on content it lacks; keeps deletions of items not here yet', () => {
     const c = yClient(22);
     const u1 = yEdit(c, (d) => d.getText('t').insert(0, 'abc'));
     const u2 = yEdit(c, (d) => d.getText('t').insert(3, 'def'));
     const u3 = yEdit(c, (d) => d.getText('t').delete(0, 1));
     const e = fresh('yjs');
-    const late2 = e.applyUpdate(u2);
-    const late3 = e.applyUpdate(u3);
-    expect(late2).not.toBeNull();
+    expect(() => e.applyUpdate(u2)).toThrow(MissingDependenciesError);
+    // A deletion alone waits for its items, and is reported as new.
+    const e2 = fresh('yjs');
+    const late3 = e2.applyUpdate(u3);
     expect(late3).not.toBeNull();
-    expect(e.applyUpdate(u2)).toBeNull();
-    expect(e.toJSON()).toEqual({});
-    // The held-back updates are in what was reported and in the saved state.
-    const fromReported = loadEngine('yjs', [late2!, late3!], { actor: actor(70) });
-    const fromSave = reload(e);
-    for (const r of [e, fromReported, fromSave]) {
+    expect(e2.toJSON()).toEqual({});
+    const fromReported = loadEngine('yjs', [late3!], { actor: actor(70) });
+    const fromSave = reload(e2);
+    for (const r of [e2, fromReported, fromSave]) {
       expect(r.applyUpdate(u1)).not.toBeNull();
+      expect(r.applyUpdate(u2)).not.toBeNull();
       expect(r.toJSON()).toEqual({ t: 'bcdef' });
     }
   });

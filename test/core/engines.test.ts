@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { ConcordError, EngineMismatchError, InvalidUpdateError } from '../../src/core/errors.js';
+import { ConcordError, EngineMismatchError, InvalidUpdateError, MissingDependenciesError } from '../../src/core/errors.js';
 import type { Engine, EngineName, Op } from '../../src/core/engines/index.js';
 import { createEngine, loadEngine } from '../../src/core/engines/index.js';
 import type { JsonObject, JsonValue } from '../../src/core/json.js';
@@ -202,14 +202,17 @@ describe.each([
         const expected = json(engines[0]!);
         for (const e of engines) expect(json(e)).toBe(expected);
 
+        // Peers' entries arrive by merge, in any order and more than once.
         const late = fresh(name);
-        const reported = applyAll(late, shuffledWithDuplicates(updates, seed));
+        for (const u of shuffledWithDuplicates(updates, seed)) late.merge(u);
         expect(json(late)).toBe(expected);
         expect(json(reload(late))).toBe(expected);
         expect(json(loadEngine(name, shuffledWithDuplicates(updates, seed + 2), { actor: actor(99) }))).toBe(expected);
-        // What applyUpdate reported as new is all a replica needs: nothing is lost by a null.
+        // What applyUpdate reported as new (clients send in their own order, and retry) is all a
+        // replica needs: nothing is lost by a null.
+        const reported = applyAll(fresh(name), updates.flatMap((u) => [u, u]));
         const fromReported = fresh(name);
-        applyAll(fromReported, shuffledWithDuplicates(reported, seed + 1));
+        for (const u of shuffledWithDuplicates(reported, seed + 1)) fromReported.merge(u);
         expect(json(fromReported)).toBe(expected);
         for (const e of engines) expect(json(reload(e))).toBe(expected);
       }),
@@ -298,8 +301,12 @@ describe.each(['automerge', 'yjs'] as const)('%s engine: bad input changes nothi
             thrown = err;
           }
           // Refused: the typed error and nothing changed. Applied: the document still reloads to itself.
+          // (A Yjs update whose items would wait for missing content is refused after Yjs took it
+          // in: the caller discards that instance, as the engine contract says.)
           if (thrown !== undefined) refused++;
-          expect(thrown === undefined || thrown instanceof InvalidUpdateError, String(thrown)).toBe(true);
+          const discard = name === 'yjs' && thrown instanceof MissingDependenciesError;
+          expect(thrown === undefined || thrown instanceof InvalidUpdateError || discard, String(thrown)).toBe(true);
+          if (discard) return;
           expect(thrown === undefined || Buffer.compare(Buffer.from(e.save()), Buffer.from(save)) === 0, 'a refused update changed the document').toBe(true);
           expect(json(reload(e))).toBe(json(e));
         },

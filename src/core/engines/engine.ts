@@ -53,12 +53,15 @@ export interface Engine {
   readonly name: EngineName;
 
   /**
-   * Applies engine-native update bytes (Automerge change or document chunks; Yjs v1 update).
-   * Applying the same bytes twice, or in any order, converges.
+   * Applies engine-native update bytes (Automerge change or document chunks; Yjs v1 update)
+   * from a client. Applying the same bytes twice converges.
    * @returns the bytes that were new to this document, or `null` if nothing was.
    * @throws InvalidUpdateError when the bytes do not decode; the document is unchanged.
    * @throws DepthLimitError when they nest deeper than `maxDepth`. A Yjs document has then
    * integrated them already (Yjs cannot take an update back): discard the instance.
+   * @throws MissingDependenciesError (Yjs) when an item builds on content the document lacks,
+   * which Yjs would hold back unseen: discard the instance, as for DepthLimitError. (Remote
+   * entries arrive by `merge` in causal order, so their items never wait.)
    */
   applyUpdate(update: Uint8Array): Uint8Array | null;
 

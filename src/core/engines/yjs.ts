@@ -3,7 +3,7 @@
  * clients and replicated here as v1 updates. The server edits nothing but `clear()`.
  */
 import * as Y from 'yjs';
-import { EngineMismatchError, InvalidUpdateError, InvalidVersionError, WireDecodeError, assert } from '../errors.js';
+import { EngineMismatchError, InvalidUpdateError, InvalidVersionError, MissingDependenciesError, WireDecodeError, assert } from '../errors.js';
 import type { JsonObject, JsonValue } from '../json.js';
 import { ByteReader, bytesEqual } from '../wire/bytes.js';
 import type { Engine, EngineOptions, Op } from './engine.js';
@@ -28,10 +28,13 @@ export class YjsEngine implements Engine {
 
   /**
    * @remarks The update is first read whole into a scratch document, since Yjs applies what it
-   * has decoded before failing on the rest and ignores trailing bytes. Structs whose
-   * dependencies are missing are held back by Yjs (`pendingStructs`/`pendingDs`) without an
-   * update event; when the pending set changes, the input itself is included in the result
+   * has decoded before failing on the rest and ignores trailing bytes. Items whose neighbours
+   * or parents this document lacks would be held back by Yjs (`pendingStructs`), invisible
+   * although the write were acknowledged: such an update is refused (the caller drops this
+   * instance, which it has partly changed). Deletions of items not here yet are kept
+   * (`pendingDs`); when the pending set changes, the input itself is included in the result
    * so that it is not mistaken for a no-op.
+   * @throws MissingDependenciesError when an item of the update cannot be integrated.
    */
   applyUpdate(update: Uint8Array): Uint8Array | null {
     try {
@@ -50,6 +53,7 @@ export class YjsEngine implements Engine {
         checkDepthSoFar(tr, this.maxDepth);
       }),
     );
+    if (this.doc.store.pendingStructs) refuseHeldBack(this.doc, update);
     if (bytesEqual(pendingBefore, pendingBytes(this.doc))) return emitted;
     return emitted ? Y.mergeUpdates([emitted, update]) : update;
   }
@@ -162,6 +166,17 @@ function readWhole(doc: Y.Doc, update: Uint8Array): void {
 
 function scratchDoc(): Y.Doc {
   return new Y.Doc({ gc: true, guid: 'scratch' });
+}
+
+/** Throws when an item of `update` is not integrated in `doc` after applying it. */
+function refuseHeldBack(doc: Y.Doc, update: Uint8Array): void {
+  for (const s of Y.decodeUpdate(update).structs) {
+    if (!(s instanceof Y.Item) || Y.getState(doc.store, s.id.client) >= s.id.clock + s.length) continue;
+    throw new MissingDependenciesError(
+      'this Yjs update builds on content this member has not received yet; retry later, send the update computed against ' +
+        "this member's state vector, or send the Concord-Token of the read it builds on (consistency session)",
+    );
+  }
 }
 
 function pendingBytes(doc: Y.Doc): Uint8Array {
