@@ -4,10 +4,12 @@
  * Options: --from N (first seed), --members N, --steps N, --log-max-bytes N (with a small
  * bound, compaction and state transfer run often), --long-outage (one member down for most
  * of each run), --clock-skew N (bound of the clock offsets in ms instead of one drawn per seed),
- * --no-strong (no strong, quorum or session clients), --no-engine-faults, --answer-faults (an
- * engine fault while a transfer chunk is built must surface as EngineFaultError; a known gap).
+ * --no-strong (no strong, quorum or session clients), --no-engine-faults,
+ * --transfer-scenario (a transfer of many chunks across restarts; use with --steps 300),
+ * --strong-mutant NAME (a deliberately broken strong path, see StrongMutant in sim/strong.ts).
  */
 import { SimFailure, simulate } from './sim/simulation.js';
+import type { StrongMutant } from './sim/strong.js';
 
 function arg(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,7 +27,9 @@ const longOutage = process.argv.includes('--long-outage');
 const clockSkew = arg('clock-skew');
 const noStrong = process.argv.includes('--no-strong');
 const noEngineFaults = process.argv.includes('--no-engine-faults');
-const answerFaults = process.argv.includes('--answer-faults');
+const transferScenario = process.argv.includes('--transfer-scenario');
+const mutantAt = process.argv.indexOf('--strong-mutant');
+const strongMutant = mutantAt >= 0 ? (process.argv[mutantAt + 1] as StrongMutant) : undefined;
 const from = one ?? arg('from') ?? 1;
 const count = one !== undefined ? 1 : (arg('seeds') ?? 1000);
 const started = performance.now();
@@ -33,7 +37,7 @@ let writes = 0;
 let failures = 0;
 /** What the soak exercised, summed over the seeds that passed. */
 const TOTALS = [
-  'unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'engineFaults', 'engineBreaks', 'answerFaults', 'acksLost', 'retries', 'repliesLost', 'transfers',
+  'unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'engineFaults', 'engineBreaks', 'acksLost', 'retries', 'repliesLost', 'transfers',
   'strongWrites', 'quorumWrites', 'strongReads', 'floorRefusals', 'duplicates', 'replays', 'sessionReads',
 ] as const;
 const totals = Object.fromEntries(TOTALS.map((k) => [k, 0])) as Record<(typeof TOTALS)[number], number>;
@@ -48,7 +52,8 @@ for (let seed = from; seed < from + count; seed++) {
       ...(clockSkew !== undefined && { clockSkew }),
       ...(noStrong && { strong: false }),
       ...(noEngineFaults && { engineFaults: false }),
-      ...(answerFaults && { answerFaults }),
+      ...(transferScenario && { transferScenario }),
+      ...(strongMutant && { strongMutant }),
     });
     writes += report.writes;
     for (const k of TOTALS) totals[k] += report[k];
