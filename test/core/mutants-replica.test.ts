@@ -349,3 +349,48 @@ describe('engine faults', () => {
     expect(replica.json(DOC)).toEqual({ n: 1 });
   });
 });
+
+describe('what storage is handed', () => {
+  it('a document created with no content stores no engine state, at its origin or at a peer', () => {
+    const [a, b] = cluster(ids);
+    a!.replica.create(DOC, 'automerge');
+    sync(b!.replica, a!.replica);
+    expect(b!.replica.read(DOC)!.live).toBe(true);
+    for (const m of [a!, b!]) expect(m.storage.loadState(DOC, 'automerge')).toBeUndefined();
+    a!.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    sync(b!.replica, a!.replica);
+    for (const m of [a!, b!]) expect(m.storage.loadState(DOC, 'automerge')!.increments).toHaveLength(1);
+  });
+
+  it('a write whose commit fails leaves the document as storage has it', () => {
+    class Failing extends MemoryStorage {
+      fail = false;
+      override commit(c: Parameters<MemoryStorage['commit']>[0]): void {
+        if (this.fail) throw new Error('disk full');
+        super.commit(c);
+      }
+    }
+    const storage = new Failing();
+    let now = 1_000;
+    const replica = new Replica({ self: A_, members: [A_, B_] }, { storage, clock: { now: () => now++ }, random: seededRandom(1) });
+    replica.write(DOC, 'automerge', (e) => e.replace({ n: 1 }));
+    storage.fail = true;
+    expect(() => replica.write(DOC, 'automerge', (e) => e.mergePatch({ n: 2 }))).toThrow('disk full');
+    storage.fail = false;
+    expect(replica.vv).toEqual({ a: 1 });
+    expect(replica.json(DOC)).toEqual({ n: 1 });
+    expect(replica.write(DOC, 'automerge', (e) => e.mergePatch({ n: 3 })).entry!.seq).toBe(2);
+    expect(replica.json(DOC)).toEqual({ n: 3 });
+  });
+
+  it('engines loaded only to apply a transfer chunk are freed once it is committed', () => {
+    const a = clocked('a', ['a', 'b'], { logMaxBytes: 200 });
+    const b = clocked('b', ['a', 'b']);
+    for (let i = 0; i < 10; i++) a.replica.write(docKey('t', `k${i}`), 'automerge', (e) => e.replace({ i }));
+    expect(a.replica.horizon).not.toEqual({});
+    sync(b.replica, a.replica);
+    expect(b.replica.vv).toEqual(a.replica.vv);
+    for (let i = 0; i < 10; i++) expect(b.replica.docs.isCached(docKey('t', `k${i}`), 'automerge')).toBe(false);
+    expect(b.replica.json(docKey('t', 'k3'))).toEqual({ i: 3 });
+  });
+});
