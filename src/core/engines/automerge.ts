@@ -7,7 +7,7 @@
  * that two loaded instances never share one.
  */
 import * as A from '@automerge/automerge';
-import { InvalidDocumentError, InvalidUpdateError, assert } from '../errors.js';
+import { InvalidDocumentError, InvalidUpdateError, MissingDependenciesError, assert } from '../errors.js';
 import type { JsonObject, JsonValue } from '../json.js';
 import { isJsonObject } from '../json.js';
 import { type Chunk, ChunkType, bytesToHeads, headsToBytes, splitChunks, toHex } from './automerge-chunks.js';
@@ -73,6 +73,7 @@ export class AutomergeEngine implements Engine {
       return null;
     }
     const before = A.getHeads(this.doc);
+    const missingBefore = A.getMissingDeps(this.doc, []).length;
     let next: Doc;
     let fork: Doc | undefined;
     try {
@@ -89,6 +90,13 @@ export class AutomergeEngine implements Engine {
     } catch (e) {
       A.free(next);
       throw e;
+    }
+    if (waitsForMissing(next, chunks, missingBefore)) {
+      A.free(next);
+      throw new MissingDependenciesError(
+        'this Automerge change depends on changes this member has not received yet; retry later, send the changes since ' +
+          "this member's heads, or send the Concord-Token of the read it builds on (consistency session)",
+      );
     }
     const queued = this.newlyQueued(next, chunks);
     if (applied.length === 0 && queued.length === 0) {
@@ -275,4 +283,14 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     pos += p.length;
   }
   return out;
+}
+
+/**
+ * True when a change of `chunks` was queued in `next` rather than applied, because it depends
+ * on changes the document lacks: it would stay unseen although the write were acknowledged.
+ * (Chunks without a hash here, compressed changes and bundles, show as new missing deps.)
+ */
+function waitsForMissing(next: Doc, chunks: readonly Chunk[], missingBefore: number): boolean {
+  for (const c of chunks) if (c.type === ChunkType.Change && c.hash !== undefined && !A.hasHeads(next, [c.hash])) return true;
+  return A.getMissingDeps(next, []).length > missingBefore;
 }
