@@ -21,6 +21,9 @@ import type { Engine, EngineOptions, Op } from './engine.js';
 
 type Doc = A.Doc<AmMap>;
 
+/** Where Automerge keeps a document object's internal state (`Symbol.for`, in its constants). */
+const STATE = Symbol.for('_am_meta');
+
 export class AutomergeEngine implements Engine {
   readonly name = 'automerge' as const;
   /**
@@ -31,6 +34,8 @@ export class AutomergeEngine implements Engine {
   private readonly queued = new Set<string>();
   /** The document materialised from its op set; see {@link view}. */
   private viewCache: AmMap | undefined;
+  /** True when trusted merges went to the wasm document without patching `doc` (see {@link merge}). */
+  private stale = false;
 
   constructor(
     private doc: Doc,
@@ -47,6 +52,7 @@ export class AutomergeEngine implements Engine {
    * and loading all agree on the right value. Cached until the document changes.
    */
   private view(): AmMap {
+    if (this.stale) this.fresh();
     this.viewCache ??= A.toJS(this.doc);
     return this.viewCache;
   }
@@ -54,6 +60,22 @@ export class AutomergeEngine implements Engine {
   private swap(next: Doc): void {
     this.doc = next;
     this.viewCache = undefined;
+    this.stale = false;
+  }
+
+  /**
+   * `doc` for the calls that patch it (`A.change`): after merges, materialised afresh from the
+   * op set, which is also the view (what {@link view} would compute), so the next write's diff
+   * costs nothing more.
+   */
+  private fresh(): Doc {
+    if (this.stale) {
+      const state = Reflect.get(this.doc, STATE) as object;
+      this.doc = A.getBackend(this.doc).materialize('/', undefined, { ...state, heads: undefined }) as Doc;
+      this.viewCache = this.doc;
+      this.stale = false;
+    }
+    return this.doc;
   }
 
   /**
@@ -134,14 +156,24 @@ export class AutomergeEngine implements Engine {
     A.free(this.doc);
   }
 
+  /**
+   * Straight into the wasm document: `A.loadIncremental` also turns the change into patches and
+   * applies them to the JavaScript object, a third of a merge's cost, which nothing here reads
+   * (the view is materialised from the op set). The patch cursor moves past the merge, and
+   * `doc` is materialised afresh before the next change ({@link fresh}).
+   */
   merge(update: Uint8Array): void {
-    this.swap(A.loadIncremental(this.doc, update));
+    const handle = A.getBackend(this.doc);
+    this.viewCache = undefined;
+    this.stale = true;
+    handle.loadIncremental(update);
+    handle.updateDiffCursor();
   }
 
   /** One `loadIncremental` of the updates' concatenation: Automerge takes concatenated chunks. */
   mergeMany(updates: readonly Uint8Array[]): void {
     const parts = updates.filter((u) => u.length > 0);
-    if (parts.length > 0) this.swap(A.loadIncremental(this.doc, concat(parts)));
+    if (parts.length > 0) this.merge(concat(parts));
   }
 
   toJSON(): JsonObject {
@@ -195,7 +227,7 @@ export class AutomergeEngine implements Engine {
    * and rethrows, and `this.doc` is still the document from before.
    */
   private commit(edit: (root: AmMap) => void): Uint8Array | null {
-    const before = this.doc;
+    const before = this.fresh();
     const next = A.change(before, { time: 0 }, edit);
     if (next === before) return null;
     this.swap(next);
