@@ -16,7 +16,7 @@ import type { Clock } from './ports.js';
 import type { LogEntry } from './log.js';
 import type { Replica } from './replica.js';
 import { majority } from './routing.js';
-import { covers, emptyVV, equals, leq, type VersionVector } from './version-vector.js';
+import { covers, type Dot, emptyVV, equals, leq, type VersionVector } from './version-vector.js';
 
 export interface MajorityPort {
   /**
@@ -150,4 +150,25 @@ export function replicateToMajority(r: Replica, port: MajorityPort, entries: rea
     throw new UnavailableError(`${p} did not apply ${dot.member}:${dot.seq}`);
   };
   return succeedAtLeast(peersOf(r).map(toPeer), peersNeeded(r), 'no majority to write to');
+}
+
+/**
+ * Makes sure a majority holds `dots`, entries this member has but whose log rows may be gone
+ * (compacted past the log bound): a retry of a recorded write must not be acknowledged on
+ * this member alone. Peers known to hold them count at once; each other peer gets push-pull
+ * rounds, which send it what it lacks (a state transfer when it is behind the horizon), until
+ * it reports them or the rounds stop.
+ */
+export function ensureOnMajority(r: Replica, port: MajorityPort, dots: readonly Dot[]): Promise<void> {
+  const holds = (vv: VersionVector | undefined): boolean => vv !== undefined && dots.every((d) => covers(vv, d));
+  const others = peersOf(r).filter((p) => !holds(r.peers[p]));
+  const toPeer = async (p: MemberId): Promise<void> => {
+    for (let round = 0; round < MAX_PULL_ROUNDS; round++) {
+      const heard = await port.pull(p);
+      if (holds(heard) || holds(r.peers[p])) return;
+    }
+    throw new UnavailableError(`${p} did not receive the recorded write in time`);
+  };
+  const need = peersNeeded(r) - (peersOf(r).length - others.length);
+  return need <= 0 ? Promise.resolve() : succeedAtLeast(others.map(toPeer), need, 'no majority holds the recorded write');
 }

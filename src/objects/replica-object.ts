@@ -18,8 +18,8 @@ import { docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
-import { gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
-import { emptyVV, equals, get, leq, members, type VersionVector } from '../core/version-vector.js';
+import { ensureOnMajority, gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
+import { type Dot, emptyVV, equals, get, leq, members, type VersionVector } from '../core/version-vector.js';
 import { type Config, type Env, readConfig } from './config.js';
 import { etagOf, execute, isRead, type RecordOutcome } from './execute.js';
 import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
@@ -243,11 +243,14 @@ export class ReplicaObject extends DurableObject<Env> {
     if ('problem' in recorded) throw new RecordedProblem(recorded.problem.code, recorded.problem.detail);
     if ('replicated' in recorded) return this.replayReplicated(recorded.replicated.status, req);
     if (writeNeedsMajority(req.level)) {
+      const gone: Dot[] = [];
       for (const dot of recorded.dots) {
         const entry = this.replica.entriesFor({ ...this.replica.vv, [dot.member]: dot.seq - 1 }).entries.find((e) => e.origin === dot.member && e.seq === dot.seq);
-        // An entry no longer in the log was compacted, which only happens once peers have it or the log overflowed.
         if (entry) await replicateToMajority(this.replica, this.peers, [entry]);
+        else gone.push(dot);
       }
+      // Compacted past the log bound, perhaps before any peer had it: rounds carry it (a state transfer).
+      if (gone.length > 0) await ensureOnMajority(this.replica, this.peers, gone);
     }
     return recorded.result;
   }

@@ -3,8 +3,8 @@ import { gossipRound } from '../../src/core/anti-entropy.js';
 import { UnavailableError } from '../../src/core/errors.js';
 import { docKey, type MemberId } from '../../src/core/ids.js';
 import type { Replica } from '../../src/core/replica.js';
-import { gatherMajority, type MajorityPort, StrongQueue } from '../../src/core/strong.js';
-import { leq } from '../../src/core/version-vector.js';
+import { ensureOnMajority, gatherMajority, type MajorityPort, StrongQueue } from '../../src/core/strong.js';
+import { covers, get, leq } from '../../src/core/version-vector.js';
 import { cluster } from '../support/cluster.js';
 
 const ids = ['wnam', 'weur', 'apac'];
@@ -42,6 +42,35 @@ describe('a majority pull counts only peers this member caught up with', () => {
     const replicas = new Map(ms.map((m) => [m.id, m.replica]));
     // Rounds that end before any answer: nothing ever shows the leader what the peer has.
     await expect(gatherMajority(leader, port(replicas, leader, 0, new Set(['apac'])))).rejects.toThrow(UnavailableError);
+  });
+});
+
+describe('a recorded write whose entry left the log', () => {
+  function compactedAway() {
+    // A small log bound: the first write is compacted away although no peer has it.
+    const ms = cluster(ids, { maxBatchBytes: 1024, logMaxBytes: 2048 });
+    const leader = ms[0]!.replica;
+    const first = leader.write(docKey('t', 'recorded'), 'automerge', (e) => e.replace({ n: 1 })).entry!;
+    for (let i = 0; i < 40; i++) leader.write(docKey('t', `k${i}`), 'automerge', (e) => e.replace({ i, pad: 'x'.repeat(100) }));
+    const dot = { member: first.origin, seq: first.seq };
+    expect(leader.entriesFor({}).entries.some((e) => e.seq === dot.seq && e.origin === dot.member)).toBe(false);
+    return { ms, leader, dot, replicas: new Map(ms.map((m) => [m.id, m.replica])) };
+  }
+
+  it('reaches a majority by rounds (a state transfer) before a retry is answered', async () => {
+    const { ms, leader, dot, replicas } = compactedAway();
+    await ensureOnMajority(leader, port(replicas, leader, 32, new Set(['apac'])), [dot]);
+    expect(covers(ms[1]!.replica.vv, dot)).toBe(true);
+    expect(ms[1]!.replica.json(docKey('t', 'recorded'))).toEqual({ n: 1 });
+  });
+
+  it('is unavailable when no majority can be reached, and counts peers already known to hold it', async () => {
+    const { ms, leader, dot, replicas } = compactedAway();
+    await expect(ensureOnMajority(leader, port(replicas, leader, 32, new Set(['weur', 'apac'])), [dot])).rejects.toThrow(UnavailableError);
+    expect(get(ms[1]!.replica.vv, dot.member)).toBe(0);
+    // Once weur has it (and the leader knows), nothing more needs reaching.
+    await ensureOnMajority(leader, port(replicas, leader, 32, new Set(['apac'])), [dot]);
+    await ensureOnMajority(leader, port(replicas, leader, 32, new Set(['weur', 'apac'])), [dot]);
   });
 });
 
