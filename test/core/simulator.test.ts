@@ -45,6 +45,12 @@ describe('deterministic simulator', () => {
     }
   });
 
+  it('answers a retried strong write whose entry was compacted past a tiny log bound only once a majority holds it', async () => {
+    // Failed before 086cc2d: the replay was acknowledged on two members of five.
+    const r = await simulate({ seed: 10, steps: 300, logMaxBytes: 1024, longOutage: true });
+    expect(r.replays).toBeGreaterThan(0);
+  });
+
   it('names the failing seed and how to replay it', () => {
     const failure = new SimFailure(77, 'boom');
     expect(failure.message).toContain('seed 77');

@@ -12,7 +12,8 @@
  *   through any member, with the same request id. The leader carries a write out once per id
  *   as `src/objects/replica-object.ts` does (`once`, `replay`): a request still running is
  *   joined, a recorded outcome (stored with the write, `Replica.write(..., { outcome })`) is
- *   answered again after its entry is made durable on a majority again.
+ *   answered again after its entry is made durable on a majority again (`replicateToMajority`,
+ *   or `ensureOnMajority` when the entry left the log).
  * - Quorum writes at any member: committed there, then `replicateToMajority`.
  * - Session clients: a write at one member, then reads with its causal token (the vector it
  *   was answered with) at any member, which pull until they cover the token.
@@ -36,7 +37,7 @@ import type { LogEntry } from '../../../src/core/log.js';
 import type { Replica, WriteOptions, WriteResult } from '../../../src/core/replica.js';
 import { majority } from '../../../src/core/routing.js';
 import type { StoredOutcome } from '../../../src/core/storage.js';
-import { gatherMajority, type MajorityPort, replicateToMajority, StrongQueue } from '../../../src/core/strong.js';
+import { ensureOnMajority, gatherMajority, type MajorityPort, replicateToMajority, StrongQueue } from '../../../src/core/strong.js';
 import { covers, type Dot, type VersionVector } from '../../../src/core/version-vector.js';
 import { canonical, checkMemberView } from './check.js';
 import type { Effect } from './model.js';
@@ -381,8 +382,9 @@ export class StrongPaths {
       this.replayed.add(answer.dot);
       const dot = parseDot(answer.dot);
       const entry = r.entriesFor({ ...r.vv, [dot.member]: dot.seq - 1 }).entries.find((e) => e.origin === dot.member && e.seq === dot.seq);
-      // An entry no longer in the log was compacted, which only happens once peers have it or the log overflowed.
       if (entry) await replicateToMajority(r, port, [entry]);
+      // Compacted past the log bound, perhaps before any peer had it: rounds carry it (086cc2d).
+      else await ensureOnMajority(r, port, [dot]);
       alive();
     }
     return answer;
