@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  EmptyData, ForgetsTransferProgress, IgnoresTransferClock, SwallowsCommitFailure, UncountedEngineFaults, deleteWins, forgetsClockOnRestart,
+  EmptyData, ForgetsTransferProgress, RefusesAsMissingDependencies, IgnoresTransferClock, SwallowsCommitFailure, UncountedEngineFaults, deleteWins, forgetsClockOnRestart,
   forgetsTransferAtRestart, keepsEnginesAfterEngineFault, keepsEnginesAfterFailure,
 } from '../support/sim/mutants.js';
 import { SimFailure, simulate, type SimOptions } from '../support/sim/simulation.js';
@@ -60,6 +60,13 @@ describe('the simulator catches broken replicas', () => {
     const caught = await firstCaught(keepsEnginesAfterFailure);
     expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
     expect(caught!.message).toMatch(/state of .* in memory is .*, storage holds/);
+    await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
+  });
+
+  it('a replica that refuses Yjs updates as missing dependencies though it holds what their client had seen', async () => {
+    const caught = await firstCaught((config, env) => new RefusesAsMissingDependencies(config, env, YJS_DOCS[0]!));
+    expect(caught, `not caught within ${BUDGET} seeds`).toBeDefined();
+    expect(caught!.message).toMatch(/missing-dependencies\) though it held everything the client had seen/);
     await expect(simulate({ seed: caught!.seed })).resolves.toBeDefined();
   });
 

@@ -38,7 +38,7 @@ let failures = 0;
 /** What the soak exercised, summed over the seeds that passed. */
 const TOTALS = [
   'unacknowledged', 'crashes', 'commitFailures', 'commitCrashes', 'engineFaults', 'engineBreaks', 'acksLost', 'retries', 'repliesLost', 'transfers',
-  'strongWrites', 'quorumWrites', 'strongReads', 'floorRefusals', 'duplicates', 'replays', 'sessionReads',
+  'strongWrites', 'quorumWrites', 'strongReads', 'floorRefusals', 'duplicates', 'replays', 'sessionReads', 'missingDependencies',
 ] as const;
 const totals = Object.fromEntries(TOTALS.map((k) => [k, 0])) as Record<(typeof TOTALS)[number], number>;
 for (let seed = from; seed < from + count; seed++) {

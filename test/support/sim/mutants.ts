@@ -9,6 +9,7 @@ import type { LogEntry } from '../../../src/core/log.js';
 import { Replica, type ReplicaConfig, type ReplicaEnv, type WriteResult } from '../../../src/core/replica.js';
 import type { Commit, DocMeta } from '../../../src/core/storage.js';
 import type { VersionVector } from '../../../src/core/version-vector.js';
+import { MissingDependenciesError } from '../../../src/core/errors.js';
 import { decodeMessage, encodeMessage } from '../../../src/core/wire/codec.js';
 import { CommitFailure } from './storage.js';
 
@@ -164,4 +165,16 @@ export function forgetsTransferAtRestart(config: ReplicaConfig, env: ReplicaEnv)
     },
   });
   return new Replica(config, { ...env, storage });
+}
+
+/** Refuses every Yjs write to `victim` as if the client's update built on content it lacked. */
+export class RefusesAsMissingDependencies extends Replica {
+  constructor(config: ReplicaConfig, env: ReplicaEnv, private readonly victim: DocKey) {
+    super(config, env);
+  }
+
+  override write(...args: Parameters<Replica['write']>): WriteResult {
+    if (args[0] === this.victim && args[1] === 'yjs') throw new MissingDependenciesError('the update builds on content this member lacks');
+    return super.write(...args);
+  }
 }

@@ -71,8 +71,10 @@ export interface Refusal {
   readonly member: MemberId;
   readonly doc: DocKey;
   readonly engine: EngineName | undefined;
-  readonly reason: 'path-not-found' | 'engine-mismatch' | 'nothing-to-delete';
+  readonly reason: 'path-not-found' | 'engine-mismatch' | 'nothing-to-delete' | 'missing-dependencies';
   readonly ctx: VersionVector;
+  /** For a Yjs client's update: the document vector it was made at (see {@link Request.basis}). */
+  readonly basis?: VersionVector | undefined;
 }
 
 export interface SimReport {
@@ -110,6 +112,8 @@ export interface SimReport {
   readonly replays: number;
   /** Session reads that covered their client's token and were checked. */
   readonly sessionReads: number;
+  /** Yjs updates refused where the member lacked what their client had seen (missing-dependencies). */
+  readonly missingDependencies: number;
   /** Anti-entropy replies lost after the receiver applied the request. */
   readonly repliesLost: number;
   /** Answers to client requests lost after the member carried them out, and requests sent again. */
@@ -396,7 +400,7 @@ export class Simulation {
     if (error === undefined && !res?.entry && entry) throw new Error(`${node.id} stored an entry for a request it answered as a no-op`);
     if (refusal) {
       if (entry) throw new Error(`${node.id} refused a request (${refusal}) but stored its entry`);
-      this.refusals.push({ member: node.id, doc: req.doc, engine: req.engine, reason: refusal, ctx });
+      this.refusals.push({ member: node.id, doc: req.doc, engine: req.engine, reason: refusal, ctx, basis: req.basis?.() });
     } else if (error instanceof EngineFaultError && !isStorageFault(error.cause)) {
       if (entry) throw new Error(`${node.id} stored ${entry.origin}:${entry.seq} for a request that failed with an engine fault`);
       this.engineFault(node, error, faults);
@@ -419,19 +423,16 @@ export class Simulation {
 
   /**
    * A client that got no answer sends the same request again a little later, to the same
-   * member or to another (Yjs text: one that holds what the client had seen). Whether the first attempt applied or not, the
+   * member or to another. Whether the first attempt applied or not, the
    * documents must end up as the model says: a Yjs update applies once however often it is
    * sent; JSON operations sent again are a new change, as over HTTP at these levels.
    */
   private retry(node: Node, req: Request, attempt: number): void {
-    // A Yjs insert at a member that lacks the characters around it is held back until they
-    // arrive, though its entry counts as applied: the model (a document is what its vector
-    // covers) cannot follow that, so a Yjs text client retries where it made its update or at
-    // a member that holds what it had seen then. (A delete removes held-back inserts since a151d22.)
+    // A Yjs insert at a member that lacks the characters around it is refused there
+    // (missing-dependencies, since b427aa7; before, it was held back unseen though its entry
+    // counted as applied), so a Yjs client may retry anywhere.
     const sameMember = this.rng.next() < 0.5;
-    const basis = req.engine === 'yjs' && req.effect.kind === 'text' ? req.basis?.() : undefined;
-    const others = basis ? this.nodes.filter((n) => n === node || leq(basis, n.replica?.docs.meta(req.doc)?.vv ?? emptyVV)) : this.nodes;
-    const target = sameMember ? node : pick(this.rng, others);
+    const target = sameMember ? node : pick(this.rng, this.nodes);
     this.retries++;
     this.net.schedule(1 + Math.floor(this.rng.next() * 60), () => {
       if (target.replica) this.request(target, req, attempt + 1);
@@ -734,6 +735,7 @@ export class Simulation {
       duplicates: this.strong.duplicates,
       replays: this.strong.replays,
       sessionReads: this.strong.sessionReads,
+      missingDependencies: this.refusals.filter((f) => f.reason === 'missing-dependencies').length,
       repliesLost: this.repliesLost,
       acksLost: this.acksLost,
       retries: this.retries,
@@ -756,7 +758,7 @@ const canonicalProgress = (p: TransferProgress | undefined): string => (p ? `fro
 
 function refusalOf(err: unknown, res: WriteResult | undefined): Refusal['reason'] | undefined {
   if (err === undefined) return res ? undefined : 'nothing-to-delete';
-  if (err instanceof ConcordError && (err.code === 'path-not-found' || err.code === 'engine-mismatch')) return err.code;
+  if (err instanceof ConcordError && (err.code === 'path-not-found' || err.code === 'engine-mismatch' || err.code === 'missing-dependencies')) return err.code;
   return undefined;
 }
 
