@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../../src/api/app.js';
-import { CLOCK_TOLERANCE_S } from '../../src/api/auth.js';
+import { authenticate, CLOCK_TOLERANCE_S, verifierFor } from '../../src/api/auth.js';
 import type { Env } from '../../src/objects/config.js';
 import { adminToken, call, expectProblem, mint, readToken, writeToken } from './helpers.js';
 
@@ -11,6 +11,30 @@ const sign = (payload: JWTPayload, secret: string): Promise<string> =>
   new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret));
 
 describe('authentication', () => {
+  it('remembers a verified token by its exact text, never past its expiry', async () => {
+    const v = verifierFor({ JWT_SECRET: 'remembered-secret' } as Env);
+    const t0 = Date.now();
+    const exp = Math.floor(t0 / 1000) + 30;
+    const token = await sign({ ns: 'demo', scope: 'write', exp }, 'remembered-secret');
+    expect(await authenticate(`Bearer ${token}`, v, t0)).toMatchObject({ scope: 'write' });
+    expect(v.verified.has(token)).toBe(true);
+    expect(await authenticate(`Bearer ${token}`, v, t0 + 20_000)).toMatchObject({ scope: 'write' });
+    // Past exp (and the clock tolerance) it is verified again, and refused.
+    await expect(authenticate(`Bearer ${token}`, v, (exp + CLOCK_TOLERANCE_S + 1) * 1000)).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(v.verified.has(token)).toBe(false);
+    // Another text (a forged signature) is never taken for the remembered one.
+    const forged = `${token.slice(0, token.lastIndexOf('.') + 1)}${'A'.repeat(43)}`;
+    await expect(authenticate(`Bearer ${forged}`, v, t0)).rejects.toMatchObject({ code: 'unauthorized' });
+  });
+
+  it('remembers a verified token for a minute at most', async () => {
+    const v = verifierFor({ JWT_SECRET: 'minute-secret' } as Env);
+    const t0 = Date.now();
+    const token = await sign({ ns: 'demo', scope: 'read', exp: Math.floor(t0 / 1000) + 3600 }, 'minute-secret');
+    await authenticate(`Bearer ${token}`, v, t0);
+    expect(v.verified.get(token)!.until).toBe(t0 + 60_000);
+  });
+
   it('refuses a request without a token with 401 and WWW-Authenticate: Bearer', async () => {
     const res = await call('/v1/demo/docs/x');
     expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer /);
