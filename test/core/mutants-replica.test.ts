@@ -17,6 +17,8 @@ import type { StoredOutcome } from '../../src/core/storage.js';
 import { MemoryStorage } from '../../src/core/storage-memory.js';
 import { emptyVV, type VersionVector } from '../../src/core/version-vector.js';
 import { cluster, restart, sync } from '../support/cluster.js';
+import { gossipRound } from '../../src/core/anti-entropy.js';
+import { encodeMessage } from '../../src/core/wire/codec.js';
 
 const DOC = docKey('t', 'doc');
 const ids = ['a', 'b', 'c'];
@@ -311,9 +313,9 @@ describe('engine faults', () => {
 
   it('an engine that fails to load is a fault during the load', () => {
     let fail = false;
-    const { replica } = faulty('a', (name, chunks, opts, doc) => {
+    const { replica } = faulty('a', (name, chunks, opts) => {
       if (fail) throw 'no memory';
-      return restoreEngine(name, chunks, opts, doc);
+      return restoreEngine(name, chunks, opts);
     });
     replica.write(DOC, 'automerge', (e) => e.replace({ n: 1 }));
     replica.close();
@@ -392,5 +394,96 @@ describe('what storage is handed', () => {
     expect(b.replica.vv).toEqual(a.replica.vv);
     for (let i = 0; i < 10; i++) expect(b.replica.docs.isCached(docKey('t', `k${i}`), 'automerge')).toBe(false);
     expect(b.replica.json(docKey('t', 'k3'))).toEqual({ i: 3 });
+  });
+});
+
+describe('state transfer at the receiver', () => {
+  const K = (i: number) => docKey('t', `k${i}`);
+  /** `a` compacted past its bound, `b` holding every entry in its log, `c` empty. */
+  function behind() {
+    const ms = ['a', 'b', 'c'];
+    const a = clocked('a', ms, { logMaxBytes: 200, maxBatchBytes: 256 }, 1);
+    const b = clocked('b', ms, {}, 2);
+    const c = clocked('c', ms, { maxBatchBytes: 256 }, 3);
+    for (let i = 0; i < 30; i++) {
+      const w = a.replica.write(K(i), 'automerge', (e) => e.replace({ i }));
+      b.replica.receive(a.replica.push([w.entry!]));
+    }
+    expect(a.replica.horizon).not.toEqual({});
+    expect(b.replica.vv).toEqual(a.replica.vv);
+    const transport = { request: async (to: MemberId, bytes: Uint8Array) => ({ a, b, c })[to as 'a' | 'b' | 'c'].replica.receive(bytes) };
+    return { a, b, c, transport };
+  }
+
+  it('a transfer whose target entries from elsewhere cover ends there', async () => {
+    const { b, c, transport } = behind();
+    await gossipRound(c.replica, A_, transport, 2);
+    expect(c.replica.transfer).toBeDefined();
+    await gossipRound(c.replica, B_, transport);
+    expect(c.replica.vv).toEqual(b.replica.vv);
+    expect(c.replica.transfer).toBeUndefined();
+    expect(c.storage.loadMeta()!.transfer).toBeUndefined();
+  });
+
+  it('a completed transfer puts what it brought below the horizon, so that the receiver can pass it on only by transfer', async () => {
+    const { a, c, transport } = behind();
+    c.replica.write(docKey('t', 'mine'), 'automerge', (e) => e.replace({ mine: true }));
+    a.replica.receive(c.replica.push(c.replica.entriesFor(emptyVV).entries));
+    for (let i = 0; i < 20 && c.replica.vv['a' as MemberId] !== a.replica.vv['a' as MemberId]; i++) await gossipRound(c.replica, A_, transport);
+    expect(c.replica.transfer).toBeUndefined();
+    expect(c.replica.vv).toEqual(a.replica.vv);
+    // The entries of `a` it never logged are below its horizon; its own write it still logs.
+    expect(c.replica.horizon).toEqual({ a: a.replica.vv['a' as MemberId] });
+    expect(c.storage.scanLog(emptyVV, 1e9).entries.map((e) => `${e.origin}:${e.seq}`)).toEqual(['c:1']);
+    for (let i = 0; i < 30; i++) expect(c.replica.json(K(i))).toEqual({ i });
+    // Each document's state arrived whole: stored as a snapshot, not appended as an increment.
+    const stored = c.storage.loadState(K(4), 'automerge')!;
+    expect(stored.snapshot).toBeDefined();
+    expect(stored.increments).toEqual([]);
+  });
+
+  function chunkMessage(bytes: Uint8Array): Uint8Array {
+    const meta = { doc: DOC, vv: vv({ b: 1 }), removed: emptyVV, creators: { automerge: { hlc: 5, origin: B_ } } };
+    return encodeMessage({
+      kind: 'delta',
+      from: B_,
+      vv: vv({ b: 1 }),
+      more: false,
+      reply: false,
+      entries: [],
+      transfer: { target: vv({ b: 1 }), hlc: 5, after: undefined, docs: [{ meta, states: [{ engine: 'automerge', bytes }] }], next: undefined },
+    });
+  }
+
+  it('a chunk an engine fails on is an engine fault named so, and nothing of it is kept', () => {
+    const faults = new EngineFaults();
+    const storage = new MemoryStorage();
+    const replica = new Replica({ self: A_, members: [A_, B_] }, { storage, clock: { now: () => 1_000 }, random: seededRandom(1), engines: faults.loader() });
+    const source = clocked('b', ['a', 'b']);
+    source.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    const bytes = source.replica.read(DOC)!.state.save();
+    faults.failNext('merge');
+    expect(() => replica.receive(chunkMessage(bytes))).toThrow(EngineFaultError);
+    expect(replica.stats().lastEngineFault).toBe('applying a state transfer: injected engine fault in merge');
+    expect(replica.stats().engineFaults).toBe(1);
+    expect(replica.read(DOC)).toBeUndefined();
+    replica.receive(chunkMessage(bytes));
+    expect(replica.json(DOC)).toEqual({ x: 1 });
+  });
+});
+
+describe('the log bound', () => {
+  it('counts what compaction dropped as gone: later writes under the bound drop nothing', () => {
+    const pad = 'x'.repeat(100);
+    const a = clocked('a', ['a', 'b'], { logMaxBytes: 1_500 });
+    const b = clocked('b', ['a', 'b']);
+    for (let i = 0; i < 6; i++) a.replica.write(docKey('t', `k${i}`), 'automerge', (e) => e.replace({ i, pad }));
+    expect(a.replica.horizon).toEqual({});
+    sync(b.replica, a.replica);
+    sync(a.replica, b.replica);
+    expect(a.replica.stats().logEntries).toBe(0);
+    for (let i = 6; i < 12; i++) a.replica.write(docKey('t', `k${i}`), 'automerge', (e) => e.replace({ i, pad }));
+    expect(a.replica.stats().logEntries).toBe(6);
+    expect(a.replica.horizon).toEqual({ a: 6 });
   });
 });
