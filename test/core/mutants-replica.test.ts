@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineFaults } from '../../src/core/engines/fault-injection.js';
 import { restoreEngine } from '../../src/core/engines/index.js';
 import { EngineFaultError, InvalidDocumentError } from '../../src/core/errors.js';
-import { docKey, type MemberId, memberId } from '../../src/core/ids.js';
+import { type DocKey, docKey, type MemberId, memberId } from '../../src/core/ids.js';
 import { seededRandom } from '../../src/core/ports.js';
 import { Replica, type ReplicaConfig } from '../../src/core/replica.js';
 import { fnv1a64 } from '../../src/core/routing.js';
@@ -442,8 +442,8 @@ describe('state transfer at the receiver', () => {
     expect(stored.increments).toEqual([]);
   });
 
-  function chunkMessage(bytes: Uint8Array): Uint8Array {
-    const meta = { doc: DOC, vv: vv({ b: 1 }), removed: emptyVV, creators: { automerge: { hlc: 5, origin: B_ } } };
+  function chunkMessage(bytes: Uint8Array | undefined, after?: DocKey, hlc = 5, doc = DOC): Uint8Array {
+    const meta = { doc, vv: vv({ b: 1 }), removed: emptyVV, creators: { automerge: { hlc: 5, origin: B_ } } };
     return encodeMessage({
       kind: 'delta',
       from: B_,
@@ -451,9 +451,29 @@ describe('state transfer at the receiver', () => {
       more: false,
       reply: false,
       entries: [],
-      transfer: { target: vv({ b: 1 }), hlc: 5, after: undefined, docs: [{ meta, states: [{ engine: 'automerge', bytes }] }], next: undefined },
+      transfer: { target: vv({ b: 1 }), hlc, after, docs: [{ meta, states: bytes ? [{ engine: 'automerge', bytes }] : [] }], next: undefined },
     });
   }
+
+  it('a chunk of a transfer this member does not follow is still committed with the documents it merged', () => {
+    const a = clocked('a', ['a', 'b']);
+    const source = clocked('b', ['a', 'b']);
+    source.replica.write(DOC, 'automerge', (e) => e.replace({ x: 1 }));
+    const commits = a.storage.commits;
+    // A chunk that tells this member's clock nothing new (hybrid time 0), so that only its documents need a commit.
+    a.replica.receive(chunkMessage(source.replica.read(DOC)!.state.save(), docKey('t', 'a'), 0));
+    expect(a.replica.lastHlc).toBe(0);
+    expect(a.replica.transfer).toBeUndefined();
+    expect(a.replica.vv).toEqual({});
+    expect(a.storage.commits).toBe(commits + 1);
+    expect(a.storage.loadDocs().map((d) => d.doc)).toEqual([DOC]);
+    expect(a.storage.loadState(DOC, 'automerge')).toBeDefined();
+    // Metadata alone (no engine state) is committed too.
+    const other = docKey('t', 'meta-only');
+    a.replica.receive(chunkMessage(undefined, docKey('t', 'a'), 0, other));
+    expect(a.storage.commits).toBe(commits + 2);
+    expect(a.storage.loadDocs().map((d) => d.doc).sort()).toEqual([DOC, other].sort());
+  });
 
   it('a chunk an engine fails on is an engine fault named so, and nothing of it is kept', () => {
     const faults = new EngineFaults();
