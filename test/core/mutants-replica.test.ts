@@ -8,7 +8,7 @@ import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
 import { EngineFaults } from '../../src/core/engines/fault-injection.js';
 import { restoreEngine } from '../../src/core/engines/index.js';
-import { EngineFaultError, InvalidDocumentError } from '../../src/core/errors.js';
+import { DepthLimitError, EngineFaultError, InvalidDocumentError } from '../../src/core/errors.js';
 import { type DocKey, docKey, type MemberId, memberId } from '../../src/core/ids.js';
 import { seededRandom } from '../../src/core/ports.js';
 import { Replica, type ReplicaConfig } from '../../src/core/replica.js';
@@ -505,5 +505,16 @@ describe('the log bound', () => {
     for (let i = 6; i < 12; i++) a.replica.write(docKey('t', `k${i}`), 'automerge', (e) => e.replace({ i, pad }));
     expect(a.replica.stats().logEntries).toBe(6);
     expect(a.replica.horizon).toEqual({ a: 6 });
+  });
+});
+
+describe('configured nesting depth', () => {
+  it('a write nested deeper than maxDepth is refused; the default allows it', () => {
+    const deep = { a: { b: { c: { d: 1 } } } };
+    const limited = clocked('a', ['a', 'b'], { maxDepth: 3 });
+    expect(() => limited.replica.write(DOC, 'automerge', (e) => e.replace(deep))).toThrow(DepthLimitError);
+    expect(limited.replica.vv).toEqual({});
+    const open = clocked('a', ['a', 'b']);
+    expect(open.replica.write(DOC, 'automerge', (e) => e.replace(deep)).entry).toBeDefined();
   });
 });
