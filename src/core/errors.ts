@@ -5,6 +5,8 @@
  * @remarks Every error thrown for bad input is thrown before any state changes, so a caller
  * that catches one may go on using the replica as it was.
  */
+import type { EngineName } from './engines/engine.js';
+
 export abstract class ConcordError extends Error {
   abstract readonly code: string;
 }
@@ -145,18 +147,24 @@ export class UnavailableError extends ConcordError {
 }
 
 /**
- * A Yjs update whose items build on content this member does not have yet (an update made
- * against another region's state). Yjs would hold them back, invisible although the write
- * were acknowledged, so the write is refused with nothing stored. Catch to answer 409 with
- * `Retry-After`: the client retries later, sends the update computed against this member's
- * state vector, or sends its session token so that the member first waits for what it saw.
+ * Engine bytes from a client that build on changes this member does not have yet (made
+ * against another region's state): a Yjs update whose items lack their neighbours, an
+ * Automerge change whose dependencies are missing. The engine would hold them back, invisible
+ * although the write were acknowledged, so the write is refused with nothing stored. Catch to
+ * answer 409 with `Retry-After`: the client retries later, sends what it has beyond this
+ * member's state vector or heads, or sends its session token so that the member first waits
+ * for what it saw.
  */
 export class MissingDependenciesError extends ConcordError {
   readonly code = 'missing-dependencies';
   override readonly name = 'MissingDependenciesError';
   readonly retryAfterSeconds = 1;
-  constructor(detail: string) {
-    super(detail);
+  constructor(engine: EngineName) {
+    const [what, since] =
+      engine === 'yjs'
+        ? ['Yjs update builds on content', "the update computed against this member's state vector"]
+        : ['Automerge change depends on changes', "the changes since this member's heads"];
+    super(`this ${what} this member has not received yet; retry later, send ${since}, or send the Concord-Token of the read it builds on (consistency session)`);
   }
 }
 

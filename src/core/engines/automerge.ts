@@ -115,10 +115,7 @@ export class AutomergeEngine implements Engine {
     }
     if (waitsForMissing(next, chunks, missingBefore)) {
       A.free(next);
-      throw new MissingDependenciesError(
-        'this Automerge change depends on changes this member has not received yet; retry later, send the changes since ' +
-          "this member's heads, or send the Concord-Token of the read it builds on (consistency session)",
-      );
+      throw new MissingDependenciesError('automerge');
     }
     const queued = this.newlyQueued(next, chunks);
     if (applied.length === 0 && queued.length === 0) {

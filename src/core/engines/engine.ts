@@ -59,9 +59,10 @@ export interface Engine {
    * @throws InvalidUpdateError when the bytes do not decode; the document is unchanged.
    * @throws DepthLimitError when they nest deeper than `maxDepth`. A Yjs document has then
    * integrated them already (Yjs cannot take an update back): discard the instance.
-   * @throws MissingDependenciesError (Yjs) when an item builds on content the document lacks,
-   * which Yjs would hold back unseen: discard the instance, as for DepthLimitError. (Remote
-   * entries arrive by `merge` in causal order, so their items never wait.)
+   * @throws MissingDependenciesError when the bytes build on changes the document lacks, which
+   * the engine would hold back unseen. Automerge: the document is unchanged. Yjs: discard the
+   * instance, as for DepthLimitError. (Remote entries arrive by `merge` in causal order, so
+   * they never wait.)
    */
   applyUpdate(update: Uint8Array): Uint8Array | null;
 

@@ -172,10 +172,7 @@ function scratchDoc(): Y.Doc {
 function refuseHeldBack(doc: Y.Doc, update: Uint8Array): void {
   for (const s of Y.decodeUpdate(update).structs) {
     if (!(s instanceof Y.Item) || Y.getState(doc.store, s.id.client) >= s.id.clock + s.length) continue;
-    throw new MissingDependenciesError(
-      'this Yjs update builds on content this member has not received yet; retry later, send the update computed against ' +
-        "this member's state vector, or send the Concord-Token of the read it builds on (consistency session)",
-    );
+    throw new MissingDependenciesError('yjs');
   }
 }
 

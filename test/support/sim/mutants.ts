@@ -174,7 +174,7 @@ export class RefusesAsMissingDependencies extends Replica {
   }
 
   override write(...args: Parameters<Replica['write']>): WriteResult {
-    if (args[0] === this.victim && args[1] === 'yjs') throw new MissingDependenciesError('the update builds on content this member lacks');
+    if (args[0] === this.victim && args[1] === 'yjs') throw new MissingDependenciesError('yjs');
     return super.write(...args);
   }
 }
