@@ -167,12 +167,6 @@ export class AutomergeEngine implements Engine {
     handle.updateDiffCursor();
   }
 
-  /** One `loadIncremental` of the updates' concatenation: Automerge takes concatenated chunks. */
-  mergeMany(updates: readonly Uint8Array[]): void {
-    const parts = updates.filter((u) => u.length > 0);
-    if (parts.length > 0) this.merge(concat(parts));
-  }
-
   toJSON(): JsonObject {
     return renderValue(this.view()) as JsonObject;
   }

@@ -73,14 +73,6 @@ export interface Engine {
   merge(update: Uint8Array): void;
 
   /**
-   * {@link merge} of several updates of this document, in order, as one application where the
-   * engine can do that (Automerge: one `loadIncremental` of their concatenation, one new
-   * document instead of one per update). Optional: {@link mergeAll} falls back to `merge`.
-   * On a throw the engine may hold any part of the updates: discard it, as after a failed `merge`.
-   */
-  mergeMany?(updates: readonly Uint8Array[]): void;
-
-  /**
    * Releases the engine's memory (Automerge documents live in wasm memory that only an
    * explicit free returns). The engine must not be used afterwards.
    */
@@ -120,14 +112,4 @@ export interface Engine {
    * @throws PathNotFoundError, InvalidOperationError, GuardViolationError
    */
   applyOps(ops: readonly Op[]): Uint8Array | null;
-}
-
-/** Merges trusted updates of one document in order: in one call where the engine takes several. */
-export function mergeAll(engine: Engine, updates: readonly Uint8Array[]): void {
-  if (updates.length === 0) return;
-  if (updates.length === 1 || !engine.mergeMany) {
-    for (const u of updates) engine.merge(u);
-  } else {
-    engine.mergeMany(updates);
-  }
 }
