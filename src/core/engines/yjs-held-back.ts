@@ -14,9 +14,9 @@ import { ByteWriter } from '../wire/bytes.js';
  */
 export function heldBackDeletion(doc: Y.Doc): Uint8Array | null {
   const pending = doc.store.pendingStructs;
-  // Yjs keeps what it holds back in the v2 encoding.
   if (!pending) return null;
   const ranges = new Map<number, [clock: number, len: number][]>();
+  // Yjs keeps what it holds back in the v2 encoding.
   for (const s of Y.decodeUpdateV2(pending.update).structs) {
     if (!(s instanceof Y.Item)) continue;
     const list = ranges.get(s.id.client) ?? [];

@@ -233,7 +233,6 @@ export class Simulation {
   retries = 0;
   /** Anti-entropy replies lost after their request was applied (dropped or one-way links). */
   repliesLost = 0;
-  /** Storage faults that surfaced as engine faults (see {@link storageFault}). */
   /** Engine faults met by requests and messages, and member-wide breaks. */
   engineFaults = 0;
   engineBreaks = 0;
