@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { MissingDependenciesError } from '../../src/core/errors.js';
 import { docKey } from '../../src/core/ids.js';
-import { cluster, restart, sync, syncAll } from '../support/cluster.js';
+import { cluster, restart, sync, syncAll, type TestMember } from '../support/cluster.js';
 
 const DOC = docKey('demo', 'text');
 
@@ -17,16 +17,21 @@ function text(doc: Y.Doc): string {
   return doc.getText('t').toString();
 }
 
+/** A client writes "ab" at `at`, then inserts "x" between them: the update carrying "x" alone. */
+function insertBetween(at: TestMember): Uint8Array {
+  const client = new Y.Doc();
+  client.getText('t').insert(0, 'ab');
+  at.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client)));
+  const before = Y.encodeStateVector(client);
+  client.getText('t').insert(1, 'x');
+  return Y.encodeStateAsUpdate(client, before);
+}
+
 describe('a delete covers the Yjs content its member holds back', () => {
   it('an insert held back at the deleting member does not reappear once its neighbours arrive', () => {
     const [a, b] = cluster(['a', 'b']);
-    const client = new Y.Doc();
-    client.getText('t').insert(0, 'ab');
-    a!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client)));
-    // The client inserts "x" between them and, retrying elsewhere, reaches only b.
-    const before = Y.encodeStateVector(client);
-    client.getText('t').insert(1, 'x');
-    const x = Y.encodeStateAsUpdate(client, before);
+    // The client inserts "x" between "ab" and, retrying elsewhere, reaches only b.
+    const x = insertBetween(a!);
     const held = b!.replica.write(DOC, 'yjs', (s) => (s.merge(x), x));
     expect(held.entry).toBeDefined();
     // b deletes the document: its context covers the entry that carries "x".
@@ -45,12 +50,7 @@ describe('a delete covers the Yjs content its member holds back', () => {
   it('the removal survives a restart of the deleting member before the neighbours arrive', () => {
     const ids = ['a', 'b'];
     const [a, b] = cluster(ids);
-    const client = new Y.Doc();
-    client.getText('t').insert(0, 'ab');
-    a!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client)));
-    const before = Y.encodeStateVector(client);
-    client.getText('t').insert(1, 'x');
-    const x = Y.encodeStateAsUpdate(client, before);
+    const x = insertBetween(a!);
     b!.replica.write(DOC, 'yjs', (s) => (s.merge(x), x));
     b!.replica.remove(DOC);
     restart(b!, ids);
@@ -64,12 +64,7 @@ describe('a delete covers the Yjs content its member holds back', () => {
 describe('a Yjs update that builds on content the member lacks', () => {
   it('is refused with nothing stored, and accepted once the member has what it builds on', () => {
     const [a, b] = cluster(['a', 'b']);
-    const client = new Y.Doc();
-    client.getText('t').insert(0, 'ab');
-    a!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(Y.encodeStateAsUpdate(client)));
-    const before = Y.encodeStateVector(client);
-    client.getText('t').insert(1, 'x');
-    const x = Y.encodeStateAsUpdate(client, before);
+    const x = insertBetween(a!);
     const commits = b!.storage.commits;
     expect(() => b!.replica.write(DOC, 'yjs', (s) => s.applyUpdate(x))).toThrow(MissingDependenciesError);
     expect(b!.storage.commits).toBe(commits);
