@@ -13,6 +13,7 @@ import { ApiProblem, errorToResponse, problemResponse } from './problems.js';
 import { ADMIN_METHODS, adminRoutes, TEST_METHODS, testOnly } from './routes-admin.js';
 import { DOC_METHODS, docRoutes } from './routes-docs.js';
 import { LIST_METHODS, listRoutes } from './routes-list.js';
+import { WS_METHODS, wsRoutes } from './routes-ws.js';
 
 /** Request headers a browser client may send, and response headers it may read. */
 const CORS = cors({
@@ -43,8 +44,9 @@ export function createApp(): Hono<AppEnv> {
   app.use('*', configured);
   docRoutes(app);
   listRoutes(app);
+  wsRoutes(app);
   adminRoutes(app);
-  methodNotAllowed(app, [...DOC_METHODS, ...LIST_METHODS, ...ADMIN_METHODS]);
+  methodNotAllowed(app, [...DOC_METHODS, ...LIST_METHODS, ...WS_METHODS, ...ADMIN_METHODS]);
   methodNotAllowed(app, TEST_METHODS, testOnly);
   app.notFound((c) => problemResponse('route-not-found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((err) => errorToResponse(err));

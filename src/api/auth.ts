@@ -251,18 +251,26 @@ const rank = (s: Scope | undefined): number => (s === undefined ? -1 : SCOPES.in
 export function requireScope(scope: Scope, { namespaced = true }: { namespaced?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const claims = await authenticate(c.req.header('Authorization'), verifierFor(c.env));
-    if (rank(claims.scope) < rank(scope)) {
-      throw new ApiProblem('forbidden', `this route needs scope ${scope}; the token grants ${claims.scope ?? 'none'}`, {
-        'WWW-Authenticate': `${REALM}, error="insufficient_scope", scope="${scope}"`,
-      });
-    }
-    if (namespaced) {
-      const ns = c.req.param('ns') ?? '';
-      if (!claims.ns.some((p) => globMatch(p, ns))) {
-        throw new ApiProblem('forbidden', `the token does not grant namespace ${JSON.stringify(ns)}`);
-      }
-    }
+    checkGrant(claims, scope, namespaced ? (c.req.param('ns') ?? '') : undefined);
     c.set('claims', claims);
     await next();
   };
 }
+
+/**
+ * The claims grant `scope`, and namespace `ns` unless it is undefined.
+ * @throws ApiProblem `forbidden`
+ */
+export function checkGrant(claims: Claims, scope: Scope, ns: string | undefined): void {
+  if (rank(claims.scope) < rank(scope)) {
+    throw new ApiProblem('forbidden', `this route needs scope ${scope}; the token grants ${claims.scope ?? 'none'}`, {
+      'WWW-Authenticate': `${REALM}, error="insufficient_scope", scope="${scope}"`,
+    });
+  }
+  if (ns !== undefined && !claims.ns.some((p) => globMatch(p, ns))) {
+    throw new ApiProblem('forbidden', `the token does not grant namespace ${JSON.stringify(ns)}`);
+  }
+}
+
+/** True when the claims grant `scope` (namespace aside). */
+export const grants = (claims: Claims, scope: Scope): boolean => rank(claims.scope) >= rank(scope);

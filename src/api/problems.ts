@@ -49,6 +49,7 @@ const KINDS = {
   forbidden: { status: 403, title: 'Forbidden' },
   'route-not-found': { status: 404, title: 'Route not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'upgrade-required': { status: 426, title: 'Upgrade required' },
   'payload-too-large': { status: 413, title: 'Payload too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   // The service.

@@ -61,6 +61,12 @@ export interface ReplicaEnv {
    * an engine fault, so that what it learnt survives the rebuild.
    */
   readonly quarantine?: Quarantine;
+  /**
+   * Told after every commit what it made durable: the entries applied (local writes and
+   * peers' alike) and every document whose state changed, including by a state transfer.
+   * Real-time sockets learn of changes here; it must not throw or call back into the replica.
+   */
+  readonly committed?: (entries: readonly LogEntry[], docs: readonly DocKey[]) => void;
 }
 
 export interface WriteOptions {
@@ -141,8 +147,10 @@ export class Replica {
   private readonly quarantine: Quarantine;
   private readonly load: EngineLoader;
   private readonly engineOptions: () => EngineOptions;
+  private readonly committed: ReplicaEnv['committed'];
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
+    this.committed = env.committed;
     this.self = config.self;
     this.members = config.members;
     this.maxBatchBytes = config.maxBatchBytes ?? 512 * 1024;
@@ -581,6 +589,8 @@ export class Replica {
     this.meta = meta;
     for (const m of stage.docs.values()) this.docs.setMeta(m);
     if (stage.truncate) this.logBytes = this.storage.logSize().bytes;
+    // Before `trim`, so that a listener reading a changed document finds its engine cached.
+    if (this.committed && stage.docs.size > 0) this.committed(stage.append, [...stage.docs.keys()]);
     this.docs.trim();
   }
 

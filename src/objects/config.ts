@@ -19,6 +19,10 @@ export interface Env {
   /** How long an `Idempotency-Key`'s outcome is kept (ms; default 24 h). */
   readonly IDEMPOTENCY_TTL_MS?: string;
   readonly MAX_BODY_BYTES?: string;
+  /** The largest WebSocket message a client may send (bytes; default MAX_BODY_BYTES). */
+  readonly MAX_WS_MESSAGE_BYTES?: string;
+  /** WebSockets one member holds at most, over all its documents (default 1,000). */
+  readonly MAX_SOCKETS?: string;
   readonly MAX_OPS?: string;
   readonly MAX_LIST_LIMIT?: string;
   readonly MAX_DEPTH?: string;
@@ -50,6 +54,8 @@ export interface Config {
   readonly quorumTimeoutMs: number;
   readonly idempotencyTtlMs: number;
   readonly maxBodyBytes: number;
+  readonly maxWsMessageBytes: number;
+  readonly maxSockets: number;
   readonly maxOps: number;
   readonly maxListLimit: number;
   /** Nesting bound of every JSON value that enters (bodies, op values, patches). */
@@ -147,6 +153,8 @@ export function readConfig(env: Env): Config {
     quorumTimeoutMs: int(env.QUORUM_TIMEOUT_MS, 2000, 'QUORUM_TIMEOUT_MS'),
     idempotencyTtlMs: int(env.IDEMPOTENCY_TTL_MS, 24 * 60 * 60 * 1000, 'IDEMPOTENCY_TTL_MS'),
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
+    maxWsMessageBytes: int(env.MAX_WS_MESSAGE_BYTES, int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'), 'MAX_WS_MESSAGE_BYTES'),
+    maxSockets: int(env.MAX_SOCKETS, 1000, 'MAX_SOCKETS'),
     maxOps: int(env.MAX_OPS, 1000, 'MAX_OPS'),
     maxListLimit: int(env.MAX_LIST_LIMIT, 1000, 'MAX_LIST_LIMIT'),
     maxDepth: int(env.MAX_DEPTH, DEFAULT_MAX_DEPTH, 'MAX_DEPTH'),

@@ -7,7 +7,7 @@
  */
 import { gossipRound } from '../core/anti-entropy.js';
 import { StaleEpochError } from '../core/errors.js';
-import type { MemberId, ShardId } from '../core/ids.js';
+import type { DocKey, MemberId, ShardId } from '../core/ids.js';
 import type { Transport } from '../core/ports.js';
 import type { Replica } from '../core/replica.js';
 import { memberName } from '../core/routing.js';
@@ -30,6 +30,7 @@ interface PeerRpc {
   sync(bytes: Uint8Array): Promise<Uint8Array | undefined>;
   replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult>;
   lead(req: DocRequest): Promise<DocResponse>;
+  presence(doc: string, frame: Uint8Array): Promise<void>;
 }
 type Stub = PeerRpc;
 const _matches = null as unknown as ReplicaObject satisfies PeerRpc;
@@ -67,6 +68,11 @@ export class Peers implements MajorityPort {
     const timeoutMs = this.config.quorumTimeoutMs * 2;
     // The leader drops the operation if it cannot start before this caller stops waiting.
     return this.call(this.role.leader, (s) => s.lead({ ...req, budgetMs: timeoutMs }), timeoutMs);
+  }
+
+  /** Relays an awareness frame (never stored, so never retried beyond the transport's own retries). */
+  presence(to: MemberId, doc: DocKey, frame: Uint8Array): Promise<void> {
+    return this.call(to, (s) => s.presence(doc, frame));
   }
 
   /**

@@ -14,7 +14,7 @@ import { EngineFaults } from '../core/engines/fault-injection.js';
 import { Quarantine } from '../core/quarantine.js';
 import { isLive } from '../core/doc-meta.js';
 import { indexFrom } from '../core/doc-store.js';
-import { docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js';
+import { type DocKey, docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js';
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
@@ -25,9 +25,10 @@ import { etagOf, execute, isRead, type RecordOutcome } from './execute.js';
 import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
 import { sleep } from './faults.js';
 import { Peers } from './peers.js';
-import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, ReplicateResult, RequestIdentity } from './protocol.js';
+import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, Problem, ReplicateResult, RequestIdentity } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
+import { type SocketHost, type SocketRequest, YjsSockets } from './sockets.js';
 
 const random = { next: () => Math.random() };
 /** The durable alarm is set this many gossip intervals ahead (see `arm`). */
@@ -66,6 +67,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private readonly engineFaults = new EngineFaults();
   /** Remote entries the engines keep failing on; outlives the rebuilds that faults cause. */
   private readonly quarantine: Quarantine;
+  /** Clients' WebSockets (real-time sync); they outlive hibernation, this object does not. */
+  private sockets!: YjsSockets;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,6 +96,7 @@ export class ReplicaObject extends DurableObject<Env> {
     this.peers = new Peers(this.env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
     this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
     this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
+    this.sockets = new YjsSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes, maxSockets: this.config.maxSockets });
     this.build();
     // Entries committed before a restart may not have reached every peer yet.
     if (!this.converged()) this.arm();
@@ -108,6 +112,7 @@ export class ReplicaObject extends DurableObject<Env> {
         random,
         ...(this.config.testFaults && { engines: this.engineFaults.loader() }),
         quarantine: this.quarantine,
+        committed: (entries, docs) => this.sockets.changed(entries, docs),
       },
     );
     this.pusher = new EagerPusher(this.replica, this.peers.transport);
@@ -316,6 +321,67 @@ export class ReplicaObject extends DurableObject<Env> {
     if (!cfg) this.arm();
   }
 
+  // ---- real-time sync (WebSockets) ----
+
+  /**
+   * A WebSocket upgrade the edge forwarded (it authenticated the caller and names what the
+   * socket may do in `Concord-Socket`). Answers 101, or a problem before any socket exists.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const header = request.headers.get('Concord-Socket');
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket' || !header) {
+      return refuseUpgrade('route-not-found', 'members answer WebSocket upgrades forwarded by the edge only');
+    }
+    const req = JSON.parse(header) as SocketRequest;
+    const found = this.replica.read(docKey(req.ns, req.key));
+    if (found && found.engine !== 'yjs') {
+      return refuseUpgrade('engine-mismatch', `${req.key} is an ${found.engine} document; this route syncs Yjs documents (y-websocket protocol) only`);
+    }
+    if (this.sockets.full) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets`, 1);
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.sockets.accept(server, req);
+    const protocol = request.headers.get('Concord-Socket-Protocol');
+    return new Response(null, { status: 101, webSocket: client, ...(protocol && { headers: { 'Sec-WebSocket-Protocol': protocol } }) });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.sockets.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.sockets.closed(ws, code);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.sockets.closed(ws, 1006);
+  }
+
+  /** Awareness of `doc` relayed by another region's member: for this member's sockets only. */
+  async presence(doc: string, frame: Uint8Array): Promise<void> {
+    this.sockets.presenceFromPeer(doc as DocKey, frame);
+  }
+
+  private socketHost(): SocketHost {
+    const yjsState = (doc: DocKey) => {
+      const found = this.replica.read(doc);
+      return found?.engine === 'yjs' ? found : undefined;
+    };
+    return {
+      stateVector: (doc) => (yjsState(doc) ? this.replica.view(doc, (s) => s.version())! : new Uint8Array([0])),
+      diff: (doc, sv) => (yjsState(doc) ? this.replica.view(doc, (s) => s.deltaSince(sv))! : new Uint8Array([0, 0])),
+      write: (req, update) => {
+        const done = execute(this.replica, { op: 'postCrdt', ns: req.ns, key: req.key, level: 'eventual', engine: 'yjs', bytes: update, minimal: true }, this.name);
+        this.afterWrite(done.entries, true);
+      },
+      forwardPresence: (doc, frame) => {
+        for (const region of this.config.regions) {
+          if (region !== this.region) this.ctx.waitUntil(this.peers.presence(region, doc, frame).catch(() => undefined));
+        }
+      },
+      recover: (err) => this.recover('webSocketMessage', err),
+    };
+  }
+
   // ---- member-to-member ----
 
   /** Anti-entropy from a peer: applies its message and returns the answer. */
@@ -493,6 +559,10 @@ export class ReplicaObject extends DurableObject<Env> {
     }
   }
 }
+
+/** A refused upgrade: the {@link Problem} for the edge to answer (the status is the edge's to choose). */
+const refuseUpgrade = (code: string, detail: string, retryAfterSeconds?: number): Response =>
+  Response.json({ code, detail, ...(retryAfterSeconds !== undefined && { retryAfterSeconds }) } satisfies Problem, { status: 400 });
 
 /** Errors that tell the client to retry later: not outcomes of its request, so never recorded. */
 function retryLater(err: ConcordError): boolean {

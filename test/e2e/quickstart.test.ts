@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { eventually } from './eventually.js';
 import { mintToken, startWrangler, type WranglerDev } from './wrangler.js';
 
 const JSON_TYPE = 'application/json';
@@ -38,24 +39,6 @@ async function expectProblem(res: Response, status: number, code: string): Promi
   const body = JSON.parse(text) as { type: string; status: number; detail: string };
   expect(body).toMatchObject({ type: `https://concord.dev/problems/${code}`, status });
   return body;
-}
-
-/** Calls `attempt` until it returns a value (not undefined) or `ms` pass; bounded in count and time. */
-async function eventually<T>(what: string, ms: number, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let tries = 0;
-  let last: unknown;
-  while (Date.now() < deadline && tries < 1000) {
-    tries++;
-    try {
-      const v = await attempt();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what}: not within ${ms} ms (${tries} tries)${last ? `; last error: ${String(last)}` : ''}`);
 }
 
 describe('README quickstart on wrangler dev (default config)', () => {

@@ -1,0 +1,297 @@
+/**
+ * Real-time sync of Yjs documents over WebSockets held by a member, in the y-websocket
+ * protocol, with the Durable Object WebSocket Hibernation API: the runtime keeps the sockets
+ * while the object sleeps, and each socket's attachment keeps what this module needs of it.
+ *
+ * @remarks The object does the writing ({@link SocketHost}); this module turns frames into
+ * writes and reads, and changes into frames:
+ * - a client's update is an `eventual` write: committed (durable) before anything is sent
+ *   on, then pushed to the other regions like any write;
+ * - every committed change of a document, whether written here or applied from a peer, goes
+ *   to this member's sockets of that document as an update frame ({@link changed});
+ * - awareness is relayed, never stored: to this member's sockets of the document, and to the
+ *   other regions' members, which relay it to theirs. Each socket's attachment remembers the
+ *   clients it speaks for, so that the object can announce their departure after waking.
+ *
+ * Nothing here runs on a timer: an idle document costs nothing, and its object can hibernate.
+ */
+import { ConcordError, DepthLimitError, EngineFaultError, InvalidUpdateError, InvalidVersionError, MissingDependenciesError, UnavailableError, WireDecodeError } from '../core/errors.js';
+import { type DocKey, docKey } from '../core/ids.js';
+import { type AwarenessEntry, awarenessFrame, readFrame, step1Frame, step2Frame, updateFrame } from '../core/realtime/y-protocol.js';
+import { closeReason } from '../core/realtime/close-reason.js';
+import { fnv1a64 } from '../core/routing.js';
+
+/** Close codes (RFC 6455 §7.4.1) and what this service means by each. */
+export const CLOSE = {
+  normal: 1000,
+  /** A frame that is not the y-websocket protocol. */
+  protocol: 1002,
+  /** A text frame, or a document this route cannot serve. */
+  unsupported: 1003,
+  /** An update that does not decode or is nested too deep. */
+  invalidData: 1007,
+  /** A read-only token tried to write. */
+  policy: 1008,
+  tooBig: 1009,
+  /** The member faulted and is rebuilding: reconnect. */
+  internal: 1011,
+  /** The member is unavailable for now: reconnect later. */
+  tryAgain: 1013,
+} as const;
+
+/** The parts of the upgrade request the edge forwards (header `Concord-Socket`). */
+export interface SocketRequest {
+  readonly ns: string;
+  readonly key: string;
+  /** The caller's token allows writes; a read-only socket receives but neither writes nor sets presence. */
+  readonly write: boolean;
+}
+
+/** A socket's attachment: what survives hibernation (the runtime allows 2 KiB). */
+interface SocketInfo extends SocketRequest {
+  /** Awareness clients this socket speaks for, with their last clock; their state while it fits. */
+  clients: AwarenessEntry[];
+}
+
+/** Room left in the attachment for awareness states; a larger state is re-sent by its client within 15 s. */
+const ATTACHMENT_BYTES = 1800;
+/** Awareness clients one socket may speak for (a provider speaks for one). */
+const MAX_CLIENTS_PER_SOCKET = 8;
+/** Awareness states relayed from other regions are forgotten after this (clients renew theirs every 15 s). */
+const REMOTE_PRESENCE_MS = 30_000;
+/** A Yjs v1 update that changes nothing: no structs, no deletions. */
+const EMPTY_UPDATE = new Uint8Array([0, 0]);
+
+/** What the object provides: reads, the write path, and the way to its peers. */
+export interface SocketHost {
+  /** The member's state vector of `doc` (of an empty document when there is none). */
+  stateVector(doc: DocKey): Uint8Array;
+  /** What a holder of `stateVector` lacks of `doc`. */
+  diff(doc: DocKey, stateVector: Uint8Array): Uint8Array;
+  /** Writes a client's update at `eventual` and pushes it on; throws the core's typed errors. */
+  write(req: SocketRequest, update: Uint8Array): void;
+  /** Relays an awareness frame of `doc` to the other regions' members. */
+  forwardPresence(doc: DocKey, frame: Uint8Array): void;
+  /** After an engine fault: the member rebuilds from storage. */
+  recover(err: EngineFaultError): Promise<void>;
+}
+
+export class YjsSockets {
+  /** Awareness states relayed from other regions, by document and client. */
+  private readonly remote = new Map<DocKey, Map<number, AwarenessEntry & { readonly at: number }>>();
+  /** The socket whose message is being written: it has the change already. */
+  private origin: WebSocket | undefined;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly host: SocketHost,
+    private readonly limits: { readonly maxMessageBytes: number; readonly maxSockets: number },
+  ) {}
+
+  /** True when one more socket would exceed `MAX_SOCKETS`. */
+  get full(): boolean {
+    return this.ctx.getWebSockets().length >= this.limits.maxSockets;
+  }
+
+  /** Accepts `server` for `req` and greets it: the member's state vector, and who is present. */
+  accept(server: WebSocket, req: SocketRequest): void {
+    const doc = docKey(req.ns, req.key);
+    this.ctx.acceptWebSocket(server, [tagOf(doc)]);
+    const info: SocketInfo = { ns: req.ns, key: req.key, write: req.write, clients: [] };
+    server.serializeAttachment(info);
+    server.send(step1Frame(this.host.stateVector(doc)));
+    const present = this.presence(doc);
+    if (present.length > 0) server.send(awarenessFrame(present));
+  }
+
+  async message(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    if (typeof data === 'string') return close(ws, CLOSE.unsupported, 'text frames are not part of the y-websocket protocol');
+    if (data.byteLength > this.limits.maxMessageBytes) {
+      return close(ws, CLOSE.tooBig, `message of ${data.byteLength} bytes exceeds MAX_WS_MESSAGE_BYTES (${this.limits.maxMessageBytes})`);
+    }
+    const info = ws.deserializeAttachment() as SocketInfo;
+    const doc = docKey(info.ns, info.key);
+    let frame;
+    try {
+      frame = readFrame(new Uint8Array(data));
+    } catch (e) {
+      if (e instanceof WireDecodeError) return close(ws, CLOSE.protocol, `malformed frame: ${e.message}`);
+      throw e;
+    }
+    switch (frame.kind) {
+      case 'step1':
+        return this.answerStep1(ws, doc, frame.stateVector);
+      case 'step2':
+      case 'update':
+        return this.receiveUpdate(ws, info, frame.update);
+      case 'awareness':
+        return this.receiveAwareness(ws, info, doc, frame.entries);
+      case 'query-awareness':
+        ws.send(awarenessFrame(this.presence(doc)));
+        return;
+      case 'auth':
+        return;
+    }
+  }
+
+  /** Answers every close (a client's close without a code too), and announces that its clients left. */
+  closed(ws: WebSocket, code: number): void {
+    // 1005 (no code) and 1006 (abnormal) cannot be sent back; 1000 answers them.
+    close(ws, code === 1005 || code === 1006 || code === 1015 ? CLOSE.normal : code, 'closing');
+    const info = ws.deserializeAttachment() as SocketInfo | null;
+    if (!info || info.clients.length === 0) return;
+    const gone = info.clients.map((c) => ({ clientID: c.clientID, clock: c.clock + 1, state: 'null' }));
+    const doc = docKey(info.ns, info.key);
+    const frame = awarenessFrame(gone);
+    this.broadcast(doc, frame, ws);
+    this.host.forwardPresence(doc, frame);
+  }
+
+  /** Awareness from another region's member: relayed to this member's sockets of `doc`. */
+  presenceFromPeer(doc: DocKey, frame: Uint8Array): void {
+    let entries: readonly AwarenessEntry[];
+    try {
+      const f = readFrame(frame);
+      if (f.kind !== 'awareness') return;
+      entries = f.entries;
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    let states = this.remote.get(doc);
+    if (!states) this.remote.set(doc, (states = new Map()));
+    for (const e of entries) {
+      if (e.state === 'null') states.delete(e.clientID);
+      else states.set(e.clientID, { ...e, at: now });
+    }
+    if (states.size === 0) this.remote.delete(doc);
+    this.broadcast(doc, frame);
+  }
+
+  /**
+   * After a commit: the entries' updates go to the sockets of their documents (except the
+   * socket they came from); a document changed without an entry (a state transfer) sends
+   * what each of its sockets may lack, which is its whole state.
+   */
+  changed(entries: readonly { readonly doc: DocKey; readonly engine: string; readonly data: Uint8Array }[], docs: readonly DocKey[]): void {
+    const withEntry = new Set<DocKey>();
+    for (const e of entries) {
+      withEntry.add(e.doc);
+      if (e.engine !== 'yjs' || e.data.length === 0) continue;
+      this.broadcast(e.doc, updateFrame(e.data), this.origin);
+    }
+    for (const doc of docs) {
+      if (withEntry.has(doc) || this.socketsOf(doc).length === 0) continue;
+      this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))));
+    }
+  }
+
+  private answerStep1(ws: WebSocket, doc: DocKey, stateVector: Uint8Array): void {
+    try {
+      ws.send(step2Frame(this.host.diff(doc, stateVector)));
+    } catch (e) {
+      if (e instanceof InvalidVersionError) close(ws, CLOSE.invalidData, `sync step 1: ${e.message}`);
+      else throw e;
+    }
+  }
+
+  private async receiveUpdate(ws: WebSocket, info: SocketInfo, update: Uint8Array): Promise<void> {
+    if (sameBytes(update, EMPTY_UPDATE)) return;
+    if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: updates are refused');
+    this.origin = ws;
+    try {
+      this.host.write(info, update);
+    } catch (e) {
+      if (e instanceof MissingDependenciesError) {
+        // The client is ahead of this member: step 1 makes it send everything the member lacks.
+        ws.send(step1Frame(this.host.stateVector(docKey(info.ns, info.key))));
+      } else if (e instanceof InvalidUpdateError || e instanceof DepthLimitError) {
+        close(ws, CLOSE.invalidData, e.message);
+      } else if (e instanceof EngineFaultError) {
+        close(ws, CLOSE.internal, 'the member is rebuilding its document engine: reconnect');
+        await this.host.recover(e);
+      } else if (e instanceof UnavailableError) {
+        close(ws, CLOSE.tryAgain, e.message);
+      } else if (e instanceof ConcordError) {
+        close(ws, CLOSE.unsupported, e.message);
+      } else {
+        throw e;
+      }
+    } finally {
+      this.origin = undefined;
+    }
+  }
+
+  private receiveAwareness(ws: WebSocket, info: SocketInfo, doc: DocKey, entries: readonly AwarenessEntry[]): void {
+    const frame = awarenessFrame(entries);
+    // A read-only client's presence stays its own; the echo keeps its connection alive.
+    if (!info.write) return void ws.send(frame);
+    const clients = new Map(info.clients.map((c) => [c.clientID, c]));
+    for (const e of entries) {
+      if (e.state === 'null') clients.delete(e.clientID);
+      else if (clients.has(e.clientID) || clients.size < MAX_CLIENTS_PER_SOCKET) clients.set(e.clientID, e);
+    }
+    info.clients = fitAttachment([...clients.values()]);
+    ws.serializeAttachment(info);
+    // The sender gets it back too, as from y-websocket's own server: a lone client hears itself and stays connected.
+    this.broadcast(doc, frame);
+    this.host.forwardPresence(doc, frame);
+  }
+
+  /** Every awareness state known for `doc`: this member's sockets' clients and other regions'. */
+  private presence(doc: DocKey): AwarenessEntry[] {
+    const out: AwarenessEntry[] = [];
+    for (const ws of this.socketsOf(doc)) {
+      for (const c of (ws.deserializeAttachment() as SocketInfo).clients) if (c.state !== '') out.push(c);
+    }
+    const now = Date.now();
+    const remote = this.remote.get(doc);
+    for (const [id, e] of remote ?? []) {
+      if (now - e.at > REMOTE_PRESENCE_MS) remote!.delete(id);
+      else out.push({ clientID: e.clientID, clock: e.clock, state: e.state });
+    }
+    return out;
+  }
+
+  private socketsOf(doc: DocKey): WebSocket[] {
+    return this.ctx.getWebSockets(tagOf(doc)).filter((ws) => {
+      const info = ws.deserializeAttachment() as SocketInfo | null;
+      return info !== null && docKey(info.ns, info.key) === doc;
+    });
+  }
+
+  private broadcast(doc: DocKey, frame: Uint8Array, except?: WebSocket): void {
+    for (const ws of this.socketsOf(doc)) {
+      if (ws === except) continue;
+      try {
+        ws.send(frame);
+      } catch {
+        // Closing or closed: its close handler cleans up.
+      }
+    }
+  }
+}
+
+/** Sockets are tagged by a hash of their document (tags are limited to 256 characters, keys are not). */
+const tagOf = (doc: DocKey): string => `d:${fnv1a64(new TextEncoder().encode(doc)).toString(16)}`;
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, closeReason(reason));
+  } catch {
+    // Already closed.
+  }
+}
+
+/** Keeps every client's id and clock; states only while the whole fits the attachment. */
+function fitAttachment(clients: AwarenessEntry[]): AwarenessEntry[] {
+  let bytes = 0;
+  return clients.map((c) => {
+    bytes += c.state.length + 32;
+    return bytes <= ATTACHMENT_BYTES ? c : { ...c, state: '' };
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,225 @@
+/**
+ * Real-time sync over `GET /v1/:ns/ws/:key` on the real `wrangler dev` (test environment):
+ * stock `y-websocket` providers (Node, with `ws`) in different regions, and raw `ws` clients
+ * for what a provider never sends (malformed and oversized frames, a close without a code).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+import { eventually } from './eventually.js';
+import { mintToken, startWrangler, type WranglerDev } from './wrangler.js';
+
+/** The provider's WebSocket constructor type (the DOM's); `ws` is one at run time. */
+type Polyfill = NonNullable<NonNullable<ConstructorParameters<typeof WebsocketProvider>[3]>['WebSocketPolyfill']>;
+
+const NS = 'rt';
+const MAX_WS_MESSAGE_BYTES = 64 * 1024;
+
+describe('WebSocket sync on wrangler dev (test environment)', () => {
+  let dev: WranglerDev;
+  let write: string;
+  let read: string;
+  let other: string;
+  let admin: string;
+  const providers: WebsocketProvider[] = [];
+  const sockets: WebSocket[] = [];
+
+  beforeAll(async () => {
+    [dev, write, read, other, admin] = await Promise.all([
+      startWrangler({ env: 'test', logLevel: 'warn', vars: { MAX_WS_MESSAGE_BYTES: String(MAX_WS_MESSAGE_BYTES) } }),
+      mintToken('--ns', `${NS}*`, '--scope', 'write'),
+      mintToken('--ns', `${NS}*`, '--scope', 'read'),
+      mintToken('--ns', 'elsewhere', '--scope', 'write'),
+      mintToken('--scope', 'admin', '--ns', '*'),
+    ]);
+  });
+  afterAll(async () => {
+    for (const p of providers) p.destroy();
+    for (const s of sockets) s.terminate();
+    await dev?.stop();
+  });
+
+  const wsBase = (): string => dev.url.replace(/^http/, 'ws');
+
+  /** A stock provider of `key` in `region`, as the README shows it. */
+  function provider(key: string, region: string, token = write): { doc: Y.Doc; p: WebsocketProvider } {
+    const doc = new Y.Doc();
+    const p = new WebsocketProvider(`${wsBase()}/v1/${NS}`.concat('/ws'), key, doc, {
+      params: { token, region },
+      WebSocketPolyfill: WebSocket as unknown as Polyfill,
+      disableBc: true,
+    });
+    providers.push(p);
+    return { doc, p };
+  }
+
+  const synced = (p: WebsocketProvider): Promise<void> => eventually('provider synced', 20_000, () => (p.synced ? true : undefined)).then(() => undefined);
+
+  /** A raw socket; resolves once open, or with the close it got instead. */
+  function raw(path: string, protocols?: string[]): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: Buffer[] }> {
+    const ws = new WebSocket(`${wsBase()}${path}`, protocols);
+    sockets.push(ws);
+    const messages: Buffer[] = [];
+    ws.on('message', (m: Buffer) => messages.push(m));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    return new Promise((resolve, reject) => {
+      ws.on('open', () => resolve({ ws, closed, messages }));
+      ws.on('error', reject);
+    });
+  }
+
+  const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+    Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
+
+  async function serverText(key: string, region: string): Promise<string | undefined> {
+    const res = await fetch(`${dev.url}/v1/${NS}/docs/${key}?region=${region}`, { headers: { Authorization: `Bearer ${write}` } });
+    if (res.status !== 200) return undefined;
+    const body = (await res.json()) as { text?: string };
+    return body.text;
+  }
+
+  async function setFaults(body: unknown | null): Promise<void> {
+    const res = await fetch(`${dev.url}/v1/_test/faults`, {
+      method: body === null ? 'DELETE' : 'POST',
+      headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+      ...(body !== null && { body: JSON.stringify(body) }),
+    });
+    expect(res.status, await res.text()).toBeLessThan(300);
+  }
+
+  it('stock providers in two regions edit one Y.Text concurrently and converge, and every region stores the result', async () => {
+    const a = provider('pad', 'wnam');
+    const b = provider('pad', 'weur');
+    await Promise.all([synced(a.p), synced(b.p)]);
+    const ta = a.doc.getText('text');
+    const tb = b.doc.getText('text');
+    for (let i = 0; i < 20; i++) {
+      ta.insert(0, 'a');
+      tb.insert(tb.length, 'b');
+    }
+    const both = await eventually('both providers converge', 20_000, () =>
+      ta.toString() === tb.toString() && ta.length === 40 ? ta.toString() : undefined,
+    );
+    expect(both.replaceAll('a', '')).toBe('b'.repeat(20));
+    for (const region of ['wnam', 'weur', 'apac']) {
+      await eventually(`${region} stores every edit`, 20_000, async () => ((await serverText('pad', region)) === both ? true : undefined));
+    }
+  });
+
+  it('converges after a partition between the regions during the edits', async () => {
+    const a = provider('split', 'wnam');
+    const b = provider('split', 'weur');
+    await Promise.all([synced(a.p), synced(b.p)]);
+    await setFaults({ partitions: [['wnam'], ['weur', 'apac']] });
+    try {
+      a.doc.getText('text').insert(0, 'west ');
+      b.doc.getText('text').insert(0, 'east ');
+      // Each side sees its own edit at once; the other's cannot cross the partition.
+      await eventually('weur stores its side', 10_000, async () => ((await serverText('split', 'weur')) === 'east ' ? true : undefined));
+      expect(await serverText('split', 'wnam')).toBe('west ');
+      expect(b.doc.getText('text').toString()).toBe('east ');
+    } finally {
+      await setFaults(null);
+    }
+    const text = await eventually('converged after the heal', 30_000, () => {
+      const x = a.doc.getText('text').toString();
+      return x === b.doc.getText('text').toString() && x.length === 10 ? x : undefined;
+    });
+    expect([...text.split(' ')].sort()).toEqual(['', 'east', 'west']);
+  });
+
+  it('presence set in one region is seen in another, and is gone once its client leaves', async () => {
+    const a = provider('presence', 'wnam');
+    const b = provider('presence', 'apac');
+    await Promise.all([synced(a.p), synced(b.p)]);
+    a.p.awareness.setLocalStateField('user', { name: 'ada' });
+    const id = a.doc.clientID;
+    await eventually('apac sees ada', 10_000, () => (b.p.awareness.getStates().get(id)?.['user']?.name === 'ada' ? true : undefined));
+    a.p.destroy();
+    await eventually('ada is gone in apac', 10_000, () => (b.p.awareness.getStates().has(id) ? undefined : true));
+  });
+
+  it('a token in the query, as a subprotocol, or none: read and write as granted, refusals as close codes', async () => {
+    // A bearer subprotocol, offered beside `concord`, which the answer selects.
+    const sub = await raw(`/v1/${NS}/ws/tok?region=wnam`, ['concord', `concord.bearer.${write}`]);
+    expect(sub.ws.protocol).toBe('concord');
+    sub.ws.close(1000);
+    const none = await raw(`/v1/${NS}/ws/tok`);
+    expect((await withTimeout(none.closed, 10_000, 'close without a token')).code).toBe(4401);
+    const forbidden = await raw(`/v1/${NS}/ws/tok?token=${other}`);
+    expect(await withTimeout(forbidden.closed, 10_000, 'close for another namespace')).toMatchObject({ code: 4403 });
+    const noUpgrade = await fetch(`${dev.url}/v1/${NS}/ws/tok?token=${write}`);
+    expect(noUpgrade.status).toBe(426);
+  });
+
+  it('a read-only token receives changes but may not write, and nothing it sent is stored', async () => {
+    const writer = provider('ro', 'wnam');
+    await synced(writer.p);
+    writer.doc.getText('text').insert(0, 'hello');
+    await eventually('stored', 10_000, async () => ((await serverText('ro', 'weur')) === 'hello' ? true : undefined));
+    const reader = provider('ro', 'weur', read);
+    await synced(reader.p);
+    await eventually('the reader sees the text', 10_000, () => (reader.doc.getText('text').toString() === 'hello' ? true : undefined));
+    // A raw read-only socket sending an update is closed with 1008.
+    const s = await raw(`/v1/${NS}/ws/ro?region=weur&token=${read}`);
+    const evil = new Y.Doc();
+    evil.getText('text').insert(0, 'evil ');
+    s.ws.send(frame(0, 2, Y.encodeStateAsUpdate(evil)));
+    expect(await withTimeout(s.closed, 10_000, 'read-only close')).toMatchObject({ code: 1008 });
+    expect(await serverText('ro', 'weur')).toBe('hello');
+  });
+
+  it('malformed, text and oversized frames close that socket only; the document and the other sockets go on', async () => {
+    const keeper = provider('bad', 'wnam');
+    await synced(keeper.p);
+    keeper.doc.getText('text').insert(0, 'kept');
+    await eventually('stored', 10_000, async () => ((await serverText('bad', 'wnam')) === 'kept' ? true : undefined));
+    const url = `/v1/${NS}/ws/bad?region=wnam&token=${write}`;
+
+    const garbage = await raw(url);
+    garbage.ws.send(Buffer.from([0x07, 0x01, 0x02]));
+    expect(await withTimeout(garbage.closed, 10_000, 'unknown type')).toMatchObject({ code: 1002 });
+
+    const truncated = await raw(url);
+    truncated.ws.send(Buffer.from([0x00, 0x02, 0x10, 0x01]));
+    expect(await withTimeout(truncated.closed, 10_000, 'truncated')).toMatchObject({ code: 1002 });
+
+    const junkUpdate = await raw(url);
+    junkUpdate.ws.send(frame(0, 2, new Uint8Array([0xff, 0xff, 0xff, 0x01])));
+    expect(await withTimeout(junkUpdate.closed, 10_000, 'undecodable update')).toMatchObject({ code: 1007 });
+
+    const text = await raw(url);
+    text.ws.send('hello');
+    expect(await withTimeout(text.closed, 10_000, 'text frame')).toMatchObject({ code: 1003 });
+
+    const big = await raw(url);
+    big.ws.send(frame(0, 2, new Uint8Array(MAX_WS_MESSAGE_BYTES + 1)));
+    expect(await withTimeout(big.closed, 10_000, 'oversized')).toMatchObject({ code: 1009 });
+
+    expect(await serverText('bad', 'wnam')).toBe('kept');
+    keeper.doc.getText('text').insert(4, '!');
+    await eventually('the other socket still syncs', 10_000, async () => ((await serverText('bad', 'wnam')) === 'kept!' ? true : undefined));
+  });
+
+  it('answers a client close without a status code at once', async () => {
+    const s = await raw(`/v1/${NS}/ws/bye?token=${write}`);
+    const started = Date.now();
+    s.ws.close();
+    const { code } = await withTimeout(s.closed, 5_000, 'the server answers the close');
+    expect(code).toBe(1000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+/** A y-websocket sync frame: type 0, `step`, then the payload with its varint length. */
+function frame(type: number, step: number, payload: Uint8Array): Buffer {
+  const len: number[] = [];
+  let n = payload.length;
+  while (n >= 0x80) {
+    len.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  len.push(n);
+  return Buffer.concat([Buffer.from([type, step, ...len]), Buffer.from(payload)]);
+}
