@@ -15,6 +15,7 @@ type Polyfill = NonNullable<NonNullable<ConstructorParameters<typeof WebsocketPr
 
 const NS = 'rt';
 const MAX_WS_MESSAGE_BYTES = 64 * 1024;
+const MAX_SOCKETS = 40;
 
 describe('WebSocket sync on wrangler dev (test environment)', () => {
   let dev: WranglerDev;
@@ -27,7 +28,7 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
 
   beforeAll(async () => {
     [dev, write, read, other, admin] = await Promise.all([
-      startWrangler({ env: 'test', logLevel: 'warn', vars: { MAX_WS_MESSAGE_BYTES: String(MAX_WS_MESSAGE_BYTES) } }),
+      startWrangler({ env: 'test', logLevel: 'warn', vars: { MAX_WS_MESSAGE_BYTES: String(MAX_WS_MESSAGE_BYTES), MAX_SOCKETS: String(MAX_SOCKETS) } }),
       mintToken('--ns', `${NS}*`, '--scope', 'write'),
       mintToken('--ns', `${NS}*`, '--scope', 'read'),
       mintToken('--ns', 'elsewhere', '--scope', 'write'),
@@ -200,6 +201,42 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     expect(await serverText('bad', 'wnam')).toBe('kept');
     keeper.doc.getText('text').insert(4, '!');
     await eventually('the other socket still syncs', 10_000, async () => ((await serverText('bad', 'wnam')) === 'kept!' ? true : undefined));
+  });
+
+  it('an update building on content the member lacks is answered with a sync step 1, not stored, and taken once the client sends what it lacks', async () => {
+    const url = `/v1/${NS}/ws/deps?region=apac&token=${write}`;
+    const base = new Y.Doc();
+    base.getText('text').insert(0, 'base');
+    const next = new Y.Doc();
+    Y.applyUpdate(next, Y.encodeStateAsUpdate(base));
+    const before = Y.encodeStateVector(next);
+    next.getText('text').insert(4, '+more');
+    const onlyMore = Y.encodeStateAsUpdate(next, before);
+    const s = await raw(url);
+    // The greeting: the member's step 1 (type 0, step 0).
+    await eventually('greeting', 10_000, () => (s.messages.length >= 1 ? true : undefined));
+    const greeted = s.messages.length;
+    s.ws.send(frame(0, 2, onlyMore));
+    const asked = await eventually('a step 1 in answer', 10_000, () => (s.messages.length > greeted ? s.messages[greeted]! : undefined));
+    expect([...asked.subarray(0, 2)]).toEqual([0, 0]);
+    expect(await serverText('deps', 'apac')).toBeUndefined();
+    s.ws.send(frame(0, 1, Y.encodeStateAsUpdate(next)));
+    await eventually('stored whole', 10_000, async () => ((await serverText('deps', 'apac')) === 'base+more' ? true : undefined));
+  });
+
+  it('refuses an Automerge document, and sockets past MAX_SOCKETS, with close codes', async () => {
+    const put = await fetch(`${dev.url}/v1/${NS}/docs/am`, { method: 'PUT', headers: { Authorization: `Bearer ${write}`, 'Content-Type': 'application/json' }, body: '{"a":1}' });
+    expect(put.status).toBe(201);
+    const am = await raw(`/v1/${NS}/ws/am?token=${write}`);
+    expect(await withTimeout(am.closed, 10_000, 'Automerge document')).toMatchObject({ code: 4409 });
+
+    const opened = await Promise.all(Array.from({ length: MAX_SOCKETS + 5 }, () => raw(`/v1/${NS}/ws/crowd?region=apac&token=${write}`)));
+    const codes: number[] = [];
+    for (const s of opened) void s.closed.then((c) => codes.push(c.code));
+    // The member holds other tests' sockets too, so at least the last five are refused.
+    await eventually('five refused', 10_000, () => (codes.length >= 5 ? true : undefined));
+    expect(new Set(codes)).toEqual(new Set([4503]));
+    for (const s of opened) s.ws.close(1000);
   });
 
   it('answers a client close without a status code at once', async () => {
