@@ -93,6 +93,10 @@ export interface MemberStats extends ReplicaStats {
   readonly sessionPulls: number;
   /** The leader's strong queue: operations waiting, and running (0 or 1). */
   readonly strongQueue: { readonly waiting: number; readonly running: number };
+  /** When this instance of the object was constructed (ms): it changes when the object was evicted, hibernated or restarted. */
+  readonly startedAt: number;
+  /** WebSockets the member holds (they outlive the instance when it hibernates). */
+  readonly sockets: number;
 }
 
 /** The fault configuration of the test environment (`POST /v1/_test/faults`). */

@@ -46,6 +46,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private sessionPulls = 0;
   /** Engine faults since this object started (its replica is rebuilt after each). */
   private faultsSeen = 0;
+  /** When this instance was constructed: a later value than before means the object was evicted or restarted meanwhile. */
+  private readonly startedAt = Date.now();
   private lastFault: string | null = null;
   private shard!: ShardId;
   private region!: MemberId;
@@ -296,6 +298,8 @@ export class ReplicaObject extends DurableObject<Env> {
       strongQueue: { waiting: this.queue.size, running: this.queue.active },
       engineFaults: this.faultsSeen,
       lastEngineFault: this.lastFault,
+      startedAt: this.startedAt,
+      sockets: this.ctx.getWebSockets().length,
     };
   }
 

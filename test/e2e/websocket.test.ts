@@ -239,6 +239,36 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     for (const s of opened) s.ws.close(1000);
   });
 
+  it('a connection survives the hibernation of its object and goes on syncing', async () => {
+    const a = provider('hib', 'wnam');
+    const c = provider('hib', 'weur');
+    await Promise.all([synced(a.p), synced(c.p)]);
+    a.doc.getText('text').insert(0, 'one');
+    await eventually('weur gets one', 10_000, () => (c.doc.getText('text').toString() === 'one' ? true : undefined));
+    const member = (await fetch(`${dev.url}/v1/${NS}/docs/hib?region=wnam`, { headers: { Authorization: `Bearer ${write}` } })).headers.get('Concord-Member');
+    const startedAt = async (): Promise<{ startedAt: number; sockets: number }> => {
+      const res = await fetch(`${dev.url}/v1/cluster`, { headers: { Authorization: `Bearer ${admin}` } });
+      const body = (await res.json()) as { members: { member: string; startedAt: number; sockets: number }[] };
+      const m = body.members.find((x) => x.member === member);
+      if (!m) throw new Error(`no stats for ${member}`);
+      return m;
+    };
+    const before = await startedAt();
+    expect(before.sockets).toBeGreaterThanOrEqual(1);
+    // workerd evicts an idle object after about ten seconds; each look wakes it again, so look rarely.
+    const after = await eventually('the member was evicted and woken again', 60_000, async () => {
+      await new Promise((r) => setTimeout(r, 12_000));
+      const s = await startedAt();
+      return s.startedAt > before.startedAt ? s : undefined;
+    });
+    expect(after.sockets).toBe(before.sockets);
+    expect(a.p.wsconnected).toBe(true);
+    a.doc.getText('text').insert(3, ' two');
+    await eventually('weur gets two after the hibernation', 10_000, () => (c.doc.getText('text').toString() === 'one two' ? true : undefined));
+    c.doc.getText('text').insert(0, 'zero ');
+    await eventually('and back', 10_000, () => (a.doc.getText('text').toString() === 'zero one two' ? true : undefined));
+  }, 120_000);
+
   it('answers a client close without a status code at once', async () => {
     const s = await raw(`/v1/${NS}/ws/bye?token=${write}`);
     const started = Date.now();
