@@ -14,6 +14,7 @@ import { ADMIN_METHODS, adminRoutes, TEST_METHODS, testOnly } from './routes-adm
 import { DOC_METHODS, docRoutes } from './routes-docs.js';
 import { LIST_METHODS, listRoutes } from './routes-list.js';
 import { WS_METHODS, wsRoutes } from './routes-ws.js';
+import { EVENTS_METHODS, eventRoutes } from './routes-events.js';
 
 /** Request headers a browser client may send, and response headers it may read. */
 const CORS = cors({
@@ -45,8 +46,9 @@ export function createApp(): Hono<AppEnv> {
   docRoutes(app);
   listRoutes(app);
   wsRoutes(app);
+  eventRoutes(app);
   adminRoutes(app);
-  methodNotAllowed(app, [...DOC_METHODS, ...LIST_METHODS, ...WS_METHODS, ...ADMIN_METHODS]);
+  methodNotAllowed(app, [...DOC_METHODS, ...LIST_METHODS, ...WS_METHODS, ...EVENTS_METHODS, ...ADMIN_METHODS]);
   methodNotAllowed(app, TEST_METHODS, testOnly);
   app.notFound((c) => problemResponse('route-not-found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((err) => errorToResponse(err));

@@ -33,6 +33,13 @@ export function memberStub(env: Env, shard: ShardId, region: MemberId): MemberSt
   return stub as unknown as MemberStub;
 }
 
+/** The same member as a fetcher: WebSocket upgrades and change feeds go over `fetch`, not RPC. */
+export function memberFetcher(env: Env, shard: ShardId, region: MemberId): { fetch(req: Request): Promise<Response> } {
+  const ns = env.REPLICA;
+  const hint = locationHint(region);
+  return ns.get(ns.idFromName(memberName(shard, region)), hint ? { locationHint: hint } : undefined);
+}
+
 export interface MemberAddress {
   readonly shard: ShardId;
   readonly region: MemberId;

@@ -14,11 +14,12 @@
  */
 import type { Hono } from 'hono';
 import { closeReason } from '../core/realtime/close-reason.js';
-import { memberName, shard } from '../core/routing.js';
+import { shard } from '../core/routing.js';
 import type { SocketRequest } from '../objects/sockets.js';
 import { authenticate, checkGrant, grants, verifierFor } from './auth.js';
 import type { AppEnv, Ctx } from './context.js';
-import { locationHint, pickRegion } from './region.js';
+import { memberFetcher } from './members.js';
+import { pickRegion } from './region.js';
 import { ApiProblem, errorToResponse, memberProblem } from './problems.js';
 import { checkKey, checkNamespace, checkUrlEncoding } from './validate.js';
 
@@ -44,9 +45,7 @@ async function upgrade(c: Ctx): Promise<Response> {
     const headers = new Headers(c.req.raw.headers);
     headers.set('Concord-Socket', JSON.stringify(req));
     if (selected) headers.set('Concord-Socket-Protocol', selected);
-    const members = c.env.REPLICA;
-    const hint = locationHint(region);
-    const stub = members.get(members.idFromName(memberName(shard(ns, key, config.shards), region)), hint ? { locationHint: hint } : undefined);
+    const stub = memberFetcher(c.env, shard(ns, key, config.shards), region);
     const res = await stub.fetch(new Request(c.req.raw.url, { headers }));
     if (res.status === 101) return res;
     return refused(memberProblem((await res.json()) as { code: string; detail: string; retryAfterSeconds?: number }), selected);

@@ -29,6 +29,7 @@ import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, Memb
 import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 import { type SocketHost, type SocketRequest, YjsSockets } from './sockets.js';
+import { ChangeFeeds, type FeedEvent } from './feeds.js';
 
 const random = { next: () => Math.random() };
 /** The durable alarm is set this many gossip intervals ahead (see `arm`). */
@@ -71,6 +72,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private readonly quarantine: Quarantine;
   /** Clients' WebSockets (real-time sync); they outlive hibernation, this object does not. */
   private sockets!: YjsSockets;
+  /** Server-Sent Events listeners (their streams keep this object in memory while open). */
+  private feeds!: ChangeFeeds;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -98,6 +101,7 @@ export class ReplicaObject extends DurableObject<Env> {
     this.peers = new Peers(this.env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
     this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
     this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
+    this.feeds = new ChangeFeeds((doc) => this.feedEvent(doc));
     this.sockets = new YjsSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes, maxSockets: this.config.maxSockets });
     this.build();
     // Entries committed before a restart may not have reached every peer yet.
@@ -114,7 +118,10 @@ export class ReplicaObject extends DurableObject<Env> {
         random,
         ...(this.config.testFaults && { engines: this.engineFaults.loader() }),
         quarantine: this.quarantine,
-        committed: (entries, docs) => this.sockets.changed(entries, docs),
+        committed: (entries, docs) => {
+          this.sockets.changed(entries, docs);
+          this.feeds.changed(docs);
+        },
       },
     );
     this.pusher = new EagerPusher(this.replica, this.peers.transport);
@@ -332,6 +339,8 @@ export class ReplicaObject extends DurableObject<Env> {
    * socket may do in `Concord-Socket`). Answers 101, or a problem before any socket exists.
    */
   override async fetch(request: Request): Promise<Response> {
+    const feed = request.headers.get('Concord-Events');
+    if (feed) return this.openFeed(JSON.parse(feed) as FeedRequest);
     const header = request.headers.get('Concord-Socket');
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket' || !header) {
       return refuseUpgrade('route-not-found', 'members answer WebSocket upgrades forwarded by the edge only');
@@ -341,11 +350,48 @@ export class ReplicaObject extends DurableObject<Env> {
     if (found && found.engine !== 'yjs') {
       return refuseUpgrade('engine-mismatch', `${req.key} is an ${found.engine} document; this route syncs Yjs documents (y-websocket protocol) only`);
     }
-    if (this.sockets.full) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets`, 1);
+    if (this.sockets.full || this.atCapacity()) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets`, 1);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.sockets.accept(server, req);
     const protocol = request.headers.get('Concord-Socket-Protocol');
     return new Response(null, { status: 101, webSocket: client, ...(protocol && { headers: { 'Sec-WebSocket-Protocol': protocol } }) });
+  }
+
+  /**
+   * A change feed of one document for a listener whose token covers `token` (the edge turns it
+   * into Server-Sent Events). Like a session read, it first waits until this member has what
+   * the token names, so that a feed resumed in another region never goes back in time.
+   */
+  private async openFeed(req: FeedRequest): Promise<Response> {
+    if (this.atCapacity()) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets and feeds`, 1);
+    try {
+      await this.awaitToken(req.token);
+    } catch (err) {
+      if (err instanceof UnavailableError) return refuseUpgrade(err.code, err.message, err.retryAfterSeconds);
+      throw err;
+    }
+    const stream = this.feeds.open(docKey(req.ns, req.key), req.token);
+    return new Response(stream, { headers: { 'Content-Type': 'application/x-ndjson' } });
+  }
+
+  /** Sockets and feeds share MAX_SOCKETS. */
+  private atCapacity(): boolean {
+    return this.ctx.getWebSockets().length + this.feeds.size >= this.config.maxSockets;
+  }
+
+  /** A document as a feed event; undefined when it never existed here (or cannot be read now). */
+  private feedEvent(doc: DocKey): FeedEvent | undefined {
+    try {
+      const found = this.replica.read(doc);
+      if (!found) return undefined;
+      const base = { vv: this.replica.vv, docVv: found.meta.vv, deleted: !found.live };
+      if (!found.live) return base;
+      return { ...base, json: this.replica.view(doc, (s) => s.toJSON())!, etag: etagOf(found.meta) };
+    } catch (err) {
+      // A failing engine is the write path's to report; listeners get the next change.
+      console.error(`ReplicaObject:feed ${this.name}`, err);
+      return undefined;
+    }
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -562,6 +608,14 @@ export class ReplicaObject extends DurableObject<Env> {
       return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
     }
   }
+}
+
+/** What the edge asks for when it opens a change feed (header `Concord-Events`). */
+export interface FeedRequest {
+  readonly ns: string;
+  readonly key: string;
+  /** The listener's vector of this shard (from its last event id, or its Concord-Token). */
+  readonly token: VersionVector;
 }
 
 /** A refused upgrade: the {@link Problem} for the edge to answer (the status is the edge's to choose). */
