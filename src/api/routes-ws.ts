@@ -14,6 +14,7 @@
  */
 import type { Hono } from 'hono';
 import { closeReason } from '../core/realtime/close-reason.js';
+import { ENGINE_NAMES, type EngineName } from '../core/engines/engine.js';
 import { shard } from '../core/routing.js';
 import type { SocketRequest } from '../objects/sockets.js';
 import { authenticate, checkGrant, grants, verifierFor } from './auth.js';
@@ -41,7 +42,11 @@ async function upgrade(c: Ctx): Promise<Response> {
     checkGrant(claims, 'read', ns);
     const region = pickRegion(c);
     const config = c.get('config');
-    const req: SocketRequest = { ns, key, write: grants(claims, 'write') };
+    const engine = c.req.query('engine');
+    if (engine !== undefined && !(ENGINE_NAMES as readonly string[]).includes(engine)) {
+      throw new ApiProblem('invalid-parameter', `engine must be one of ${ENGINE_NAMES.join(', ')}`);
+    }
+    const req: SocketRequest = { ns, key, write: grants(claims, 'write'), ...(engine && { engine: engine as EngineName }) };
     const headers = new Headers(c.req.raw.headers);
     headers.set('Concord-Socket', JSON.stringify(req));
     if (selected) headers.set('Concord-Socket-Protocol', selected);

@@ -30,6 +30,7 @@ import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 import { type SocketHost, type SocketRequest, YjsSockets } from './sockets.js';
 import { ChangeFeeds, type FeedEvent } from './feeds.js';
+import { type AutomergeEngine, loadAutomerge } from '../core/engines/automerge.js';
 
 const random = { next: () => Math.random() };
 /** The durable alarm is set this many gossip intervals ahead (see `arm`). */
@@ -347,12 +348,12 @@ export class ReplicaObject extends DurableObject<Env> {
     }
     const req = JSON.parse(header) as SocketRequest;
     const found = this.replica.read(docKey(req.ns, req.key));
-    if (found && found.engine !== 'yjs') {
-      return refuseUpgrade('engine-mismatch', `${req.key} is an ${found.engine} document; this route syncs Yjs documents (y-websocket protocol) only`);
+    if (found && req.engine && found.engine !== req.engine) {
+      return refuseUpgrade('engine-mismatch', `${req.key} is a ${found.engine} document, not ${req.engine}`);
     }
     if (this.sockets.full || this.atCapacity()) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets`, 1);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.sockets.accept(server, req);
+    this.sockets.accept(server, req, found?.engine ?? req.engine ?? 'yjs');
     const protocol = request.headers.get('Concord-Socket-Protocol');
     return new Response(null, { status: 101, webSocket: client, ...(protocol && { headers: { 'Sec-WebSocket-Protocol': protocol } }) });
   }
@@ -419,9 +420,20 @@ export class ReplicaObject extends DurableObject<Env> {
     return {
       stateVector: (doc) => (yjsState(doc) ? this.replica.view(doc, (s) => s.version())! : new Uint8Array([0])),
       diff: (doc, sv) => (yjsState(doc) ? this.replica.view(doc, (s) => s.deltaSince(sv))! : new Uint8Array([0, 0])),
-      write: (req, update) => {
-        const done = execute(this.replica, { op: 'postCrdt', ns: req.ns, key: req.key, level: 'eventual', engine: 'yjs', bytes: update, minimal: true }, this.name);
+      write: (req, engine, update) => {
+        const done = execute(this.replica, { op: 'postCrdt', ns: req.ns, key: req.key, level: 'eventual', engine, bytes: update, minimal: true }, this.name);
         this.afterWrite(done.entries, true);
+      },
+      automerge: (doc, f) => {
+        const found = this.replica.read(doc);
+        if (found?.engine === 'automerge') return this.replica.view(doc, (s) => f(s as AutomergeEngine))!;
+        // No document yet: an empty one, so that the protocol can start.
+        const empty = loadAutomerge([], { actor: new Uint8Array([0]) });
+        try {
+          return f(empty);
+        } finally {
+          empty.free();
+        }
       },
       forwardPresence: (doc, frame) => {
         for (const region of this.config.regions) {

@@ -1,7 +1,9 @@
 /**
- * Real-time sync of Yjs documents over WebSockets held by a member, in the y-websocket
- * protocol, with the Durable Object WebSocket Hibernation API: the runtime keeps the sockets
- * while the object sleeps, and each socket's attachment keeps what this module needs of it.
+ * Real-time sync over WebSockets held by a member, with the Durable Object WebSocket
+ * Hibernation API: the runtime keeps the sockets while the object sleeps, and each socket's
+ * attachment keeps what this module needs of it. Yjs documents speak the y-websocket
+ * protocol; Automerge documents speak Automerge's sync protocol, one sync message per binary
+ * frame, with the peer's sync state kept in the attachment.
  *
  * @remarks The object does the writing ({@link SocketHost}); this module turns frames into
  * writes and reads, and changes into frames:
@@ -20,6 +22,8 @@ import { type DocKey, docKey } from '../core/ids.js';
 import { type AwarenessEntry, awarenessFrame, readFrame, step1Frame, step2Frame, updateFrame } from '../core/realtime/y-protocol.js';
 import { closeReason } from '../core/realtime/close-reason.js';
 import { fnv1a64 } from '../core/routing.js';
+import type { EngineName } from '../core/engines/engine.js';
+import { type AutomergeEngine, decodeSyncState, encodeSyncState, type SyncState, syncChanges } from '../core/engines/automerge.js';
 
 /** Close codes (RFC 6455 §7.4.1) and what this service means by each. */
 export const CLOSE = {
@@ -45,13 +49,21 @@ export interface SocketRequest {
   readonly key: string;
   /** The caller's token allows writes; a read-only socket receives but neither writes nor sets presence. */
   readonly write: boolean;
+  /** The engine asked for (`?engine=`), which decides only for a document that does not exist yet. */
+  readonly engine?: EngineName;
 }
 
 /** A socket's attachment: what survives hibernation (the runtime allows 2 KiB). */
 interface SocketInfo extends SocketRequest {
-  /** Awareness clients this socket speaks for, with their last clock; their state while it fits. */
+  readonly engine: EngineName;
+  /** Yjs: awareness clients this socket speaks for, with their last clock; their state while it fits. */
   clients: AwarenessEntry[];
+  /** Automerge: the peer's sync state (empty: start over, which costs a round trip, not data). */
+  sync: Uint8Array;
 }
+
+/** Sync states above this are not kept across hibernation (the attachment has 2 KiB in all). */
+const MAX_SYNC_STATE_BYTES = 1500;
 
 /** Room left in the attachment for awareness states; a larger state is re-sent by its client within 15 s. */
 const ATTACHMENT_BYTES = 1800;
@@ -69,7 +81,9 @@ export interface SocketHost {
   /** What a holder of `stateVector` lacks of `doc`. */
   diff(doc: DocKey, stateVector: Uint8Array): Uint8Array;
   /** Writes a client's update at `eventual` and pushes it on; throws the core's typed errors. */
-  write(req: SocketRequest, update: Uint8Array): void;
+  write(req: SocketRequest, engine: EngineName, update: Uint8Array): void;
+  /** Runs `f` on the Automerge engine of `doc` (an empty one when there is no document). */
+  automerge<T>(doc: DocKey, f: (engine: AutomergeEngine) => T): T;
   /** Relays an awareness frame of `doc` to the other regions' members. */
   forwardPresence(doc: DocKey, frame: Uint8Array): void;
   /** After an engine fault: the member rebuilds from storage. */
@@ -79,6 +93,12 @@ export interface SocketHost {
 export class YjsSockets {
   /** Awareness states relayed from other regions, by document and client. */
   private readonly remote = new Map<DocKey, Map<number, AwarenessEntry & { readonly at: number }>>();
+  /**
+   * Automerge sockets' whole sync states. The attachment keeps only the part Automerge can
+   * encode (the shared heads); the rest (what the peer asked for, what was sent to it) lives
+   * here until the object hibernates.
+   */
+  private readonly syncStates = new WeakMap<WebSocket, SyncState>();
   /** The socket whose message is being written: it has the change already. */
   private origin: WebSocket | undefined;
 
@@ -93,11 +113,18 @@ export class YjsSockets {
     return this.ctx.getWebSockets().length >= this.limits.maxSockets;
   }
 
-  /** Accepts `server` for `req` and greets it: the member's state vector, and who is present. */
-  accept(server: WebSocket, req: SocketRequest): void {
+  /**
+   * Accepts `server` for `req` on a document of `engine` and greets it: Yjs with the member's
+   * state vector and who is present, Automerge with its first sync message.
+   */
+  accept(server: WebSocket, req: SocketRequest, engine: EngineName): void {
     const doc = docKey(req.ns, req.key);
     this.ctx.acceptWebSocket(server, [tagOf(doc)]);
-    const info: SocketInfo = { ns: req.ns, key: req.key, write: req.write, clients: [] };
+    const info: SocketInfo = { ns: req.ns, key: req.key, write: req.write, engine, clients: [], sync: new Uint8Array(0) };
+    if (engine === 'automerge') {
+      this.sendSync(server, info, doc);
+      return;
+    }
     server.serializeAttachment(info);
     server.send(step1Frame(this.host.stateVector(doc)));
     const present = this.presence(doc);
@@ -111,6 +138,7 @@ export class YjsSockets {
     }
     const info = ws.deserializeAttachment() as SocketInfo;
     const doc = docKey(info.ns, info.key);
+    if (info.engine === 'automerge') return this.receiveSync(ws, info, doc, new Uint8Array(data));
     let frame;
     try {
       frame = readFrame(new Uint8Array(data));
@@ -176,13 +204,66 @@ export class YjsSockets {
   changed(entries: readonly { readonly doc: DocKey; readonly engine: string; readonly data: Uint8Array }[], docs: readonly DocKey[]): void {
     const withEntry = new Set<DocKey>();
     for (const e of entries) {
-      withEntry.add(e.doc);
       if (e.engine !== 'yjs' || e.data.length === 0) continue;
-      this.broadcast(e.doc, updateFrame(e.data), this.origin);
+      withEntry.add(e.doc);
+      this.broadcast(e.doc, updateFrame(e.data), this.origin, 'yjs');
     }
     for (const doc of docs) {
-      if (withEntry.has(doc) || this.socketsOf(doc).length === 0) continue;
-      this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))));
+      const sockets = this.socketsOf(doc);
+      if (sockets.length === 0) continue;
+      // Automerge peers are told by the sync protocol, which works out what each one lacks.
+      for (const ws of sockets) {
+        const info = ws.deserializeAttachment() as SocketInfo;
+        if (info.engine === 'automerge' && ws !== this.origin) this.sendSync(ws, info, doc);
+      }
+      if (!withEntry.has(doc)) this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))), undefined, 'yjs');
+    }
+  }
+
+  /**
+   * An Automerge sync message: its changes are written like any update (a read-only socket
+   * may send none), then the sync state learns the rest and the answer goes back. Changes
+   * whose dependencies the member lacks are left to the protocol, which asks for them.
+   */
+  private async receiveSync(ws: WebSocket, info: SocketInfo, doc: DocKey, message: Uint8Array): Promise<void> {
+    let changes: Uint8Array | null;
+    try {
+      changes = syncChanges(message);
+    } catch (e) {
+      if (e instanceof InvalidUpdateError) return close(ws, CLOSE.protocol, `malformed frame: ${e.message}`);
+      throw e;
+    }
+    if (changes) {
+      if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: changes are refused');
+      if (!(await this.write(ws, info, changes))) return;
+    }
+    try {
+      this.syncStates.set(ws, this.host.automerge(doc, (e) => e.syncReceive(this.syncState(ws, info), message)));
+    } catch (e) {
+      if (e instanceof InvalidUpdateError) return close(ws, CLOSE.protocol, `malformed frame: ${e.message}`);
+      throw e;
+    }
+    this.sendSync(ws, info, doc);
+  }
+
+  /** A socket's sync state: in memory while this instance lives, else what its attachment kept. */
+  private syncState(ws: WebSocket, info: SocketInfo): SyncState {
+    return this.syncStates.get(ws) ?? decodeSyncState(info.sync);
+  }
+
+  /** The next sync message for an Automerge socket, if the protocol has one; the state is kept either way. */
+  private sendSync(ws: WebSocket, info: SocketInfo, doc: DocKey): void {
+    const { state, message } = this.host.automerge(doc, (e) => e.syncGenerate(this.syncState(ws, info)));
+    this.syncStates.set(ws, state);
+    const kept = encodeSyncState(state);
+    info.sync = kept.length <= MAX_SYNC_STATE_BYTES ? kept : new Uint8Array(0);
+    ws.serializeAttachment(info);
+    if (message) {
+      try {
+        ws.send(message);
+      } catch {
+        // Closing: its close handler cleans up.
+      }
     }
   }
 
@@ -198,14 +279,26 @@ export class YjsSockets {
   private async receiveUpdate(ws: WebSocket, info: SocketInfo, update: Uint8Array): Promise<void> {
     if (sameBytes(update, EMPTY_UPDATE)) return;
     if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: updates are refused');
+    await this.write(ws, info, update);
+  }
+
+  /**
+   * Writes a socket's update; false when the socket was closed for it. An update building on
+   * what the member lacks is not an error: Yjs asks for it with a step 1, Automerge's sync
+   * protocol on its own.
+   */
+  private async write(ws: WebSocket, info: SocketInfo, update: Uint8Array): Promise<boolean> {
     this.origin = ws;
     try {
-      this.host.write(info, update);
+      this.host.write(info, info.engine, update);
+      return true;
     } catch (e) {
       if (e instanceof MissingDependenciesError) {
         // The client is ahead of this member: step 1 makes it send everything the member lacks.
-        ws.send(step1Frame(this.host.stateVector(docKey(info.ns, info.key))));
-      } else if (e instanceof InvalidUpdateError || e instanceof DepthLimitError) {
+        if (info.engine === 'yjs') ws.send(step1Frame(this.host.stateVector(docKey(info.ns, info.key))));
+        return true;
+      }
+      if (e instanceof InvalidUpdateError || e instanceof DepthLimitError) {
         close(ws, CLOSE.invalidData, e.message);
       } else if (e instanceof EngineFaultError) {
         close(ws, CLOSE.internal, 'the member is rebuilding its document engine: reconnect');
@@ -217,6 +310,7 @@ export class YjsSockets {
       } else {
         throw e;
       }
+      return false;
     } finally {
       this.origin = undefined;
     }
@@ -260,9 +354,9 @@ export class YjsSockets {
     });
   }
 
-  private broadcast(doc: DocKey, frame: Uint8Array, except?: WebSocket): void {
+  private broadcast(doc: DocKey, frame: Uint8Array, except?: WebSocket, engine: EngineName = 'yjs'): void {
     for (const ws of this.socketsOf(doc)) {
-      if (ws === except) continue;
+      if (ws === except || (ws.deserializeAttachment() as SocketInfo).engine !== engine) continue;
       try {
         ws.send(frame);
       } catch {

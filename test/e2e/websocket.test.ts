@@ -4,6 +4,7 @@
  * for what a provider never sends (malformed and oversized frames, a close without a code).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as A from '@automerge/automerge';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -224,11 +225,11 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     await eventually('stored whole', 10_000, async () => ((await serverText('deps', 'apac')) === 'base+more' ? true : undefined));
   });
 
-  it('refuses an Automerge document, and sockets past MAX_SOCKETS, with close codes', async () => {
+  it('refuses a document of another engine than asked for, and sockets past MAX_SOCKETS, with close codes', async () => {
     const put = await fetch(`${dev.url}/v1/${NS}/docs/am`, { method: 'PUT', headers: { Authorization: `Bearer ${write}`, 'Content-Type': 'application/json' }, body: '{"a":1}' });
     expect(put.status).toBe(201);
-    const am = await raw(`/v1/${NS}/ws/am?token=${write}`);
-    expect(await withTimeout(am.closed, 10_000, 'Automerge document')).toMatchObject({ code: 4409 });
+    const am = await raw(`/v1/${NS}/ws/am?engine=yjs&token=${write}`);
+    expect(await withTimeout(am.closed, 10_000, 'Automerge document asked for as Yjs')).toMatchObject({ code: 4409 });
 
     const opened = await Promise.all(Array.from({ length: MAX_SOCKETS + 5 }, () => raw(`/v1/${NS}/ws/crowd?region=apac&token=${write}`)));
     const codes: number[] = [];
@@ -268,6 +269,64 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     c.doc.getText('text').insert(0, 'zero ');
     await eventually('and back', 10_000, () => (a.doc.getText('text').toString() === 'zero one two' ? true : undefined));
   }, 120_000);
+
+  it('Automerge documents sync with Automerge\'s sync protocol: two regions converge, every region stores the result', async () => {
+    const a = await automergePeer(`/v1/${NS}/ws/am-sync?engine=automerge&region=wnam&token=${write}`);
+    const b = await automergePeer(`/v1/${NS}/ws/am-sync?engine=automerge&region=weur&token=${write}`);
+    a.change((d) => {
+      d['west'] = 1;
+    });
+    b.change((d) => {
+      d['east'] = 2;
+    });
+    const want = { east: 2, west: 1 };
+    await eventually('both peers converge', 20_000, () => (JSON.stringify(A.toJS(a.doc())) === JSON.stringify(want) && JSON.stringify(A.toJS(b.doc())) === JSON.stringify(want) ? true : undefined));
+    for (const region of ['wnam', 'weur', 'apac']) {
+      await eventually(`${region} stores both`, 20_000, async () => {
+        const res = await fetch(`${dev.url}/v1/${NS}/docs/am-sync?region=${region}`, { headers: { Authorization: `Bearer ${write}` } });
+        return res.status === 200 && JSON.stringify(await res.json()) === JSON.stringify(want) ? true : undefined;
+      });
+    }
+    // A change made over HTTP reaches the sockets too.
+    const res = await fetch(`${dev.url}/v1/${NS}/docs/am-sync?region=apac`, { method: 'PATCH', headers: { Authorization: `Bearer ${write}`, 'Content-Type': 'application/merge-patch+json' }, body: '{"south":3}' });
+    expect(res.status).toBe(200);
+    await eventually('the sockets get the HTTP change', 20_000, () => ((A.toJS(a.doc()) as { south?: number }).south === 3 && (A.toJS(b.doc()) as { south?: number }).south === 3 ? true : undefined));
+    // A read-only peer receives, and is closed when it sends changes.
+    const reader = await automergePeer(`/v1/${NS}/ws/am-sync?region=apac&token=${read}`);
+    await eventually('the reader syncs', 20_000, () => ((A.toJS(reader.doc()) as { south?: number }).south === 3 ? true : undefined));
+    reader.change((d) => {
+      d['evil'] = true;
+    });
+    expect(await withTimeout(reader.closed, 10_000, 'read-only Automerge close')).toMatchObject({ code: 1008 });
+  });
+
+  /** A client running Automerge's sync loop over a raw socket, as the README describes it. */
+  async function automergePeer(path: string): Promise<{ doc: () => A.Doc<Record<string, unknown>>; change: (f: (d: Record<string, unknown>) => void) => void; closed: Promise<{ code: number }> }> {
+    const s = await raw(path);
+    let doc = A.init<Record<string, unknown>>();
+    let state = A.initSyncState();
+    const flush = (): void => {
+      const [next, message] = A.generateSyncMessage(doc, state);
+      state = next;
+      if (message) s.ws.send(message);
+    };
+    const receive = (m: Buffer): void => {
+      [doc, state] = A.receiveSyncMessage(doc, state, new Uint8Array(m));
+      flush();
+    };
+    s.ws.removeAllListeners('message');
+    for (const m of s.messages.splice(0)) receive(m);
+    s.ws.on('message', receive);
+    flush();
+    return {
+      doc: () => doc,
+      change: (f) => {
+        doc = A.change(doc, f);
+        flush();
+      },
+      closed: s.closed,
+    };
+  }
 
   it('answers a client close without a status code at once', async () => {
     const s = await raw(`/v1/${NS}/ws/bye?token=${write}`);

@@ -171,6 +171,34 @@ export class AutomergeEngine implements Engine {
     return renderValue(this.view()) as JsonObject;
   }
 
+  /**
+   * Automerge's sync protocol, the receiving half: the peer's new sync state. The message's
+   * changes are not applied here: the caller writes them through {@link applyUpdate} first,
+   * which checks them (see {@link syncChanges}).
+   * @throws InvalidUpdateError when `message` does not decode
+   */
+  syncReceive(state: A.SyncState, message: Uint8Array): A.SyncState {
+    let bare: Uint8Array;
+    try {
+      bare = A.encodeSyncMessage({ ...A.decodeSyncMessage(message), changes: [] });
+    } catch (e) {
+      throw new InvalidUpdateError('automerge', `sync message: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // Without changes the document's content stays as it was; so do the view and its staleness.
+    const { stale, viewCache } = this;
+    const [next, out] = A.receiveSyncMessage(this.doc, state, bare);
+    this.doc = next;
+    this.stale = stale;
+    this.viewCache = viewCache;
+    return out;
+  }
+
+  /** Automerge's sync protocol, the sending half: the peer's new state and the message to send it (null: nothing to say). */
+  syncGenerate(state: A.SyncState): { state: A.SyncState; message: Uint8Array | null } {
+    const [out, message] = A.generateSyncMessage(this.doc, state);
+    return { state: out, message };
+  }
+
   save(): Uint8Array {
     return A.save(this.doc);
   }
@@ -278,6 +306,39 @@ export function restoreAutomerge(chunks: readonly Uint8Array[], opts: EngineOpti
   const all = concat(chunks.filter((c) => c.length > 0));
   const doc = A.init<AmMap>({ actor });
   return new AutomergeEngine(all.length === 0 ? doc : A.loadIncremental(doc, all), actor, opts.maxDepth);
+}
+
+/**
+ * The changes an Automerge sync message carries, as one update for {@link AutomergeEngine.applyUpdate}
+ * (null when it carries none).
+ * @throws InvalidUpdateError when the message does not decode
+ */
+export function syncChanges(message: Uint8Array): Uint8Array | null {
+  let changes: Uint8Array[];
+  try {
+    changes = A.decodeSyncMessage(message).changes;
+  } catch (e) {
+    throw new InvalidUpdateError('automerge', `sync message: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return changes.length === 0 ? null : concat(changes);
+}
+
+export type SyncState = A.SyncState;
+
+/**
+ * A sync state as bytes, to keep across restarts. Only what both sides share survives
+ * (Automerge keeps the rest in memory): a peer resumed from it needs one more round trip.
+ */
+export const encodeSyncState = (state: A.SyncState): Uint8Array => A.encodeSyncState(state);
+
+/** The state {@link encodeSyncState} kept; a fresh one for empty or undecodable bytes. */
+export function decodeSyncState(bytes: Uint8Array): A.SyncState {
+  if (bytes.length === 0) return A.initSyncState();
+  try {
+    return A.decodeSyncState(bytes);
+  } catch {
+    return A.initSyncState();
+  }
 }
 
 /** Loads each chunk alone into an empty document, where Automerge reports what does not decode. */

@@ -15,6 +15,8 @@ const METHODS: readonly Method[] = [
   'applyUpdate', 'merge', 'free', 'toJSON', 'save', 'version', 'deltaSince', 'clear', 'replace', 'mergePatch', 'applyOps',
 ];
 
+const ENGINE_EXTRAS = ['syncReceive', 'syncGenerate'] as const;
+
 export class EngineFaults {
   private armed = new Map<Method | 'any', { skip: number; left: number; doc: string | undefined }>();
   /** Faults raised so far. */
@@ -54,7 +56,9 @@ export class EngineFaults {
 
   private wrap(engine: Engine, doc: string | undefined): Engine {
     const out: Record<string, unknown> = { name: engine.name };
-    for (const m of METHODS) {
+    // An engine's own methods beyond the interface (Automerge's sync protocol) pass through too.
+    const own = ENGINE_EXTRAS.filter((m) => typeof (engine as unknown as Record<string, unknown>)[m] === 'function');
+    for (const m of [...METHODS, ...own] as Method[]) {
       const f = (engine[m] as (...a: unknown[]) => unknown).bind(engine);
       out[m] = (...args: unknown[]) => {
         this.trip(m, doc);
