@@ -590,7 +590,13 @@ export class Replica {
     for (const m of stage.docs.values()) this.docs.setMeta(m);
     if (stage.truncate) this.logBytes = this.storage.logSize().bytes;
     // Before `trim`, so that a listener reading a changed document finds its engine cached.
-    if (this.committed && stage.docs.size > 0) this.committed(stage.append, [...stage.docs.keys()]);
+    if (this.committed && stage.docs.size > 0) {
+      try {
+        this.committed(stage.append, [...stage.docs.keys()]);
+      } catch {
+        // What is committed stays committed: a listener's failure must not turn it into an error.
+      }
+    }
     this.docs.trim();
   }
 

@@ -28,7 +28,7 @@ import { Peers } from './peers.js';
 import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, Problem, ReplicateResult, RequestIdentity } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
-import { type SocketHost, type SocketRequest, YjsSockets } from './sockets.js';
+import { type SocketHost, type SocketRequest, DocSockets } from './sockets.js';
 import { ChangeFeeds, type FeedEvent } from './feeds.js';
 import { type AutomergeEngine, loadAutomerge } from '../core/engines/automerge.js';
 
@@ -72,7 +72,7 @@ export class ReplicaObject extends DurableObject<Env> {
   /** Remote entries the engines keep failing on; outlives the rebuilds that faults cause. */
   private readonly quarantine: Quarantine;
   /** Clients' WebSockets (real-time sync); they outlive hibernation, this object does not. */
-  private sockets!: YjsSockets;
+  private sockets!: DocSockets;
   /** Server-Sent Events listeners (their streams keep this object in memory while open). */
   private feeds!: ChangeFeeds;
 
@@ -103,7 +103,7 @@ export class ReplicaObject extends DurableObject<Env> {
     this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
     this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
     this.feeds = new ChangeFeeds((doc) => this.feedEvent(doc));
-    this.sockets = new YjsSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes, maxSockets: this.config.maxSockets });
+    this.sockets = new DocSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes, maxSockets: this.config.maxSockets });
     this.build();
     // Entries committed before a restart may not have reached every peer yet.
     if (!this.converged()) this.arm();

@@ -90,7 +90,7 @@ export interface SocketHost {
   recover(err: EngineFaultError): Promise<void>;
 }
 
-export class YjsSockets {
+export class DocSockets {
   /** Awareness states relayed from other regions, by document and client. */
   private readonly remote = new Map<DocKey, Map<number, AwarenessEntry & { readonly at: number }>>();
   /**
@@ -131,7 +131,21 @@ export class YjsSockets {
     if (present.length > 0) server.send(awarenessFrame(present));
   }
 
+  /**
+   * One message from a socket. A failure that is not the message's fault closes that socket
+   * with 1011 (the client reconnects and syncs again); an engine fault also rebuilds the member.
+   */
   async message(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    try {
+      await this.handle(ws, data);
+    } catch (e) {
+      close(ws, CLOSE.internal, e instanceof EngineFaultError ? 'the member is rebuilding its document engine: reconnect' : 'internal error: reconnect');
+      if (e instanceof EngineFaultError) await this.host.recover(e);
+      else console.error('DocSockets: message failed', e);
+    }
+  }
+
+  private async handle(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     if (typeof data === 'string') return close(ws, CLOSE.unsupported, 'text frames are not part of the y-websocket protocol');
     if (data.byteLength > this.limits.maxMessageBytes) {
       return close(ws, CLOSE.tooBig, `message of ${data.byteLength} bytes exceeds MAX_WS_MESSAGE_BYTES (${this.limits.maxMessageBytes})`);
@@ -164,6 +178,7 @@ export class YjsSockets {
 
   /** Answers every close (a client's close without a code too), and announces that its clients left. */
   closed(ws: WebSocket, code: number): void {
+    this.syncStates.delete(ws);
     // 1005 (no code) and 1006 (abnormal) cannot be sent back; 1000 answers them.
     close(ws, code === 1005 || code === 1006 || code === 1015 ? CLOSE.normal : code, 'closing');
     const info = ws.deserializeAttachment() as SocketInfo | null;
