@@ -99,6 +99,8 @@ export class DocSockets {
    * here until the object hibernates.
    */
   private readonly syncStates = new WeakMap<WebSocket, SyncState>();
+  /** Attachments as last written, so that a broadcast does not deserialize every socket's on every change. */
+  private readonly infos = new WeakMap<WebSocket, SocketInfo>();
   /** The socket whose message is being written: it has the change already. */
   private origin: WebSocket | undefined;
 
@@ -125,7 +127,7 @@ export class DocSockets {
       this.sendSync(server, info, doc);
       return;
     }
-    server.serializeAttachment(info);
+    this.keep(server, info);
     server.send(step1Frame(this.host.stateVector(doc)));
     const present = this.presence(doc);
     if (present.length > 0) server.send(awarenessFrame(present));
@@ -150,7 +152,7 @@ export class DocSockets {
     if (data.byteLength > this.limits.maxMessageBytes) {
       return close(ws, CLOSE.tooBig, `message of ${data.byteLength} bytes exceeds MAX_WS_MESSAGE_BYTES (${this.limits.maxMessageBytes})`);
     }
-    const info = ws.deserializeAttachment() as SocketInfo;
+    const info = this.infoOf(ws)!;
     const doc = docKey(info.ns, info.key);
     if (info.engine === 'automerge') return this.receiveSync(ws, info, doc, new Uint8Array(data));
     let frame;
@@ -181,7 +183,7 @@ export class DocSockets {
     this.syncStates.delete(ws);
     // 1005 (no code) and 1006 (abnormal) cannot be sent back; 1000 answers them.
     close(ws, code === 1005 || code === 1006 || code === 1015 ? CLOSE.normal : code, 'closing');
-    const info = ws.deserializeAttachment() as SocketInfo | null;
+    const info = this.infoOf(ws);
     if (!info || info.clients.length === 0) return;
     const gone = info.clients.map((c) => ({ clientID: c.clientID, clock: c.clock + 1, state: 'null' }));
     const doc = docKey(info.ns, info.key);
@@ -227,11 +229,14 @@ export class DocSockets {
       const sockets = this.socketsOf(doc);
       if (sockets.length === 0) continue;
       // Automerge peers are told by the sync protocol, which works out what each one lacks.
+      let yjs = false;
       for (const ws of sockets) {
-        const info = ws.deserializeAttachment() as SocketInfo;
+        const info = this.infoOf(ws)!;
         if (info.engine === 'automerge' && ws !== this.origin) this.sendSync(ws, info, doc);
+        yjs ||= info.engine === 'yjs';
       }
-      if (!withEntry.has(doc)) this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))), undefined, 'yjs');
+      // Changed without an update to relay (a state transfer): the whole state, rare enough.
+      if (yjs && !withEntry.has(doc)) this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))), undefined, 'yjs');
     }
   }
 
@@ -272,7 +277,7 @@ export class DocSockets {
     this.syncStates.set(ws, state);
     const kept = encodeSyncState(state);
     info.sync = kept.length <= MAX_SYNC_STATE_BYTES ? kept : new Uint8Array(0);
-    ws.serializeAttachment(info);
+    this.keep(ws, info);
     if (message) {
       try {
         ws.send(message);
@@ -341,7 +346,7 @@ export class DocSockets {
       else if (clients.has(e.clientID) || clients.size < MAX_CLIENTS_PER_SOCKET) clients.set(e.clientID, e);
     }
     info.clients = fitAttachment([...clients.values()]);
-    ws.serializeAttachment(info);
+    this.keep(ws, info);
     // The sender gets it back too, as from y-websocket's own server: a lone client hears itself and stays connected.
     this.broadcast(doc, frame);
     this.host.forwardPresence(doc, frame);
@@ -351,7 +356,7 @@ export class DocSockets {
   private presence(doc: DocKey): AwarenessEntry[] {
     const out: AwarenessEntry[] = [];
     for (const ws of this.socketsOf(doc)) {
-      for (const c of (ws.deserializeAttachment() as SocketInfo).clients) if (c.state !== '') out.push(c);
+      for (const c of this.infoOf(ws)!.clients) if (c.state !== '') out.push(c);
     }
     const now = Date.now();
     const remote = this.remote.get(doc);
@@ -362,16 +367,31 @@ export class DocSockets {
     return out;
   }
 
+  /** A socket's attachment: from memory, else (after hibernation) as the runtime kept it. */
+  private infoOf(ws: WebSocket): SocketInfo | null {
+    let info = this.infos.get(ws);
+    if (!info) {
+      info = (ws.deserializeAttachment() as SocketInfo | null) ?? undefined;
+      if (info) this.infos.set(ws, info);
+    }
+    return info ?? null;
+  }
+
+  private keep(ws: WebSocket, info: SocketInfo): void {
+    ws.serializeAttachment(info);
+    this.infos.set(ws, info);
+  }
+
   private socketsOf(doc: DocKey): WebSocket[] {
     return this.ctx.getWebSockets(tagOf(doc)).filter((ws) => {
-      const info = ws.deserializeAttachment() as SocketInfo | null;
+      const info = this.infoOf(ws);
       return info !== null && docKey(info.ns, info.key) === doc;
     });
   }
 
   private broadcast(doc: DocKey, frame: Uint8Array, except?: WebSocket, engine: EngineName = 'yjs'): void {
     for (const ws of this.socketsOf(doc)) {
-      if (ws === except || (ws.deserializeAttachment() as SocketInfo).engine !== engine) continue;
+      if (ws === except || this.infoOf(ws)!.engine !== engine) continue;
       try {
         ws.send(frame);
       } catch {
