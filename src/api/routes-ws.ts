@@ -47,8 +47,8 @@ async function upgrade(c: Ctx): Promise<Response> {
       throw new ApiProblem('invalid-parameter', `engine must be one of ${ENGINE_NAMES.join(', ')}`);
     }
     const req: SocketRequest = { ns, key, write: grants(claims, 'write'), ...(engine && { engine: engine as EngineName }) };
-    const headers = new Headers(c.req.raw.headers);
-    headers.set('Concord-Socket', JSON.stringify(req));
+    // Only what the member needs, set here: a client's own `Concord-*` headers must never reach it.
+    const headers = new Headers({ Upgrade: 'websocket', 'Concord-Socket': JSON.stringify(req) });
     if (selected) headers.set('Concord-Socket-Protocol', selected);
     const stub = memberFetcher(c.env, shard(ns, key, config.shards), region);
     const res = await stub.fetch(new Request(c.req.raw.url, { headers }));

@@ -328,6 +328,33 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     };
   }
 
+  it('a client cannot smuggle the edge\'s internal headers to a member', async () => {
+    // A write token for this namespace asks, through its own upgrade, for a feed or a socket of a namespace it was not granted.
+    const smuggled = new WebSocket(`${wsBase()}/v1/${NS}/ws/own?token=${write}`, {
+      headers: {
+        'Concord-Events': JSON.stringify({ ns: 'secret', key: 'doc', token: {} }),
+        'Concord-Socket-Protocol': 'evil',
+      },
+    });
+    sockets.push(smuggled);
+    const got: Buffer[] = [];
+    smuggled.on('message', (m: Buffer) => got.push(m));
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        smuggled.on('open', () => resolve());
+        smuggled.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}: not a socket`)));
+        smuggled.on('error', reject);
+      }),
+      10_000,
+      'the socket opens',
+    );
+    // A y-websocket greeting (sync step 1) for its own document, not a change feed of another.
+    await eventually('the greeting', 10_000, () => got[0]);
+    expect([...got[0]!.subarray(0, 2)]).toEqual([0, 0]);
+    expect(smuggled.protocol).toBe('');
+    smuggled.close(1000);
+  });
+
   it('answers a client close without a status code at once', async () => {
     const s = await raw(`/v1/${NS}/ws/bye?token=${write}`);
     const started = Date.now();
