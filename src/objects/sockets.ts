@@ -20,6 +20,7 @@
 import { ConcordError, DepthLimitError, EngineFaultError, InvalidUpdateError, InvalidVersionError, MissingDependenciesError, UnavailableError, WireDecodeError } from '../core/errors.js';
 import { type DocKey, docKey } from '../core/ids.js';
 import { type AwarenessEntry, awarenessFrame, readFrame, step1Frame, step2Frame, updateFrame } from '../core/realtime/y-protocol.js';
+import { AwarenessTable } from '../core/realtime/awareness-table.js';
 import { closeReason } from '../core/realtime/close-reason.js';
 import { fnv1a64 } from '../core/routing.js';
 import type { EngineName } from '../core/engines/engine.js';
@@ -69,8 +70,8 @@ const MAX_SYNC_STATE_BYTES = 1500;
 const ATTACHMENT_BYTES = 1800;
 /** Awareness clients one socket may speak for (a provider speaks for one). */
 const MAX_CLIENTS_PER_SOCKET = 8;
-/** Awareness states relayed from other regions are forgotten after this (clients renew theirs every 15 s). */
-const REMOTE_PRESENCE_MS = 30_000;
+/** Awareness states not renewed for this long are forgotten (clients renew theirs every 15 s, as y-protocols expects). */
+const PRESENCE_MS = 30_000;
 /** A Yjs v1 update that changes nothing: no structs, no deletions. */
 const EMPTY_UPDATE = new Uint8Array([0, 0]);
 
@@ -91,8 +92,8 @@ export interface SocketHost {
 }
 
 export class DocSockets {
-  /** Awareness states relayed from other regions, by document and client. */
-  private readonly remote = new Map<DocKey, Map<number, AwarenessEntry & { readonly at: number }>>();
+  /** What this member knows of each document's presence: its own clients' and other regions'. */
+  private readonly awareness = new Map<DocKey, AwarenessTable>();
   /**
    * Automerge sockets' whole sync states. The attachment keeps only the part Automerge can
    * encode (the shared heads); the rest (what the peer asked for, what was sent to it) lives
@@ -185,9 +186,12 @@ export class DocSockets {
     close(ws, code === 1005 || code === 1006 || code === 1015 ? CLOSE.normal : code, 'closing');
     const info = this.infoOf(ws);
     if (!info || info.clients.length === 0) return;
-    const gone = info.clients.map((c) => ({ clientID: c.clientID, clock: c.clock + 1, state: 'null' }));
     const doc = docKey(info.ns, info.key);
-    const frame = awarenessFrame(gone);
+    const table = this.tableOf(doc);
+    const gone = info.clients.map((c) => ({ clientID: c.clientID, clock: (table.get(c.clientID)?.clock ?? c.clock) + 1, state: 'null' }));
+    const { accepted } = table.apply(gone, Date.now());
+    if (accepted.length === 0) return;
+    const frame = awarenessFrame(accepted);
     this.broadcast(doc, frame, ws);
     this.host.forwardPresence(doc, frame);
   }
@@ -202,15 +206,8 @@ export class DocSockets {
     } catch {
       return;
     }
-    const now = Date.now();
-    let states = this.remote.get(doc);
-    if (!states) this.remote.set(doc, (states = new Map()));
-    for (const e of entries) {
-      if (e.state === 'null') states.delete(e.clientID);
-      else states.set(e.clientID, { ...e, at: now });
-    }
-    if (states.size === 0) this.remote.delete(doc);
-    this.broadcast(doc, frame);
+    const { accepted } = this.tableOf(doc).apply(entries, Date.now());
+    if (accepted.length > 0) this.broadcast(doc, awarenessFrame(accepted));
   }
 
   /**
@@ -336,35 +333,45 @@ export class DocSockets {
     }
   }
 
+  /**
+   * Awareness from a client: only what changes the table is relayed (stock providers echo
+   * every state they receive), to every socket of the document, the sender's too (as
+   * y-websocket's server does: a lone client hears its own renewals and stays connected), and
+   * to the other regions. A socket speaks for the clients it introduced.
+   */
   private receiveAwareness(ws: WebSocket, info: SocketInfo, doc: DocKey, entries: readonly AwarenessEntry[]): void {
-    const frame = awarenessFrame(entries);
     // A read-only client's presence stays its own; the echo keeps its connection alive.
-    if (!info.write) return void ws.send(frame);
-    const clients = new Map(info.clients.map((c) => [c.clientID, c]));
-    for (const e of entries) {
-      if (e.state === 'null') clients.delete(e.clientID);
-      else if (clients.has(e.clientID) || clients.size < MAX_CLIENTS_PER_SOCKET) clients.set(e.clientID, e);
+    if (!info.write) return void ws.send(awarenessFrame(entries));
+    const { accepted, added } = this.tableOf(doc).apply(entries, Date.now());
+    if (accepted.length === 0) return;
+    const own = new Map(info.clients.map((c) => [c.clientID, c]));
+    for (const id of added) if (own.size < MAX_CLIENTS_PER_SOCKET) own.set(id, { clientID: id, clock: 0, state: '' });
+    for (const e of accepted) {
+      if (!own.has(e.clientID)) continue;
+      if (e.state === 'null') own.delete(e.clientID);
+      else own.set(e.clientID, e);
     }
-    info.clients = fitAttachment([...clients.values()]);
+    info.clients = fitAttachment([...own.values()]);
     this.keep(ws, info);
-    // The sender gets it back too, as from y-websocket's own server: a lone client hears itself and stays connected.
+    const frame = awarenessFrame(accepted);
     this.broadcast(doc, frame);
     this.host.forwardPresence(doc, frame);
   }
 
-  /** Every awareness state known for `doc`: this member's sockets' clients and other regions'. */
+  /** Every awareness state known for `doc`: this member's clients and other regions'. */
   private presence(doc: DocKey): AwarenessEntry[] {
-    const out: AwarenessEntry[] = [];
-    for (const ws of this.socketsOf(doc)) {
-      for (const c of this.infoOf(ws)!.clients) if (c.state !== '') out.push(c);
+    return this.tableOf(doc).present(Date.now(), PRESENCE_MS);
+  }
+
+  /** The awareness table of `doc`; after hibernation, rebuilt from what its sockets' attachments kept. */
+  private tableOf(doc: DocKey): AwarenessTable {
+    let table = this.awareness.get(doc);
+    if (!table) {
+      this.awareness.set(doc, (table = new AwarenessTable()));
+      const kept = this.socketsOf(doc).flatMap((ws) => this.infoOf(ws)!.clients.filter((c) => c.state !== ''));
+      table.apply(kept, Date.now());
     }
-    const now = Date.now();
-    const remote = this.remote.get(doc);
-    for (const [id, e] of remote ?? []) {
-      if (now - e.at > REMOTE_PRESENCE_MS) remote!.delete(id);
-      else out.push({ clientID: e.clientID, clock: e.clock, state: e.state });
-    }
-    return out;
+    return table;
   }
 
   /** A socket's attachment: from memory, else (after hibernation) as the runtime kept it. */

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
+import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -140,6 +141,22 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     await eventually('apac sees ada', 10_000, () => (b.p.awareness.getStates().get(id)?.['user']?.name === 'ada' ? true : undefined));
     a.p.destroy();
     await eventually('ada is gone in apac', 10_000, () => (b.p.awareness.getStates().has(id) ? undefined : true));
+  });
+
+  it('an awareness state echoed back by other clients is relayed once, not once per client', async () => {
+    const a = provider('echo', 'wnam');
+    const b = provider('echo', 'wnam');
+    await Promise.all([synced(a.p), synced(b.p)]);
+    const observer = await raw(`/v1/${NS}/ws/echo?region=wnam&token=${write}`);
+    const entriesOf = (m: Buffer) => (m[0] === 1 ? readAwarenessFrame(m) : []);
+    a.p.awareness.setLocalStateField('user', { name: 'ada' });
+    const clock = a.p.awareness.meta.get(a.doc.clientID)!.clock;
+    await eventually('b sees ada', 10_000, () => (b.p.awareness.getStates().get(a.doc.clientID) ? true : undefined));
+    // B's provider echoes ada's state to the server; B's own state, sent after, marks that its echo was handled.
+    b.p.awareness.setLocalStateField('user', { name: 'bob' });
+    await eventually('the observer sees bob', 10_000, () => (observer.messages.some((m) => entriesOf(m).some((x) => x.clientID === b.doc.clientID && x.state.includes('bob'))) ? true : undefined));
+    const adaAtClock = observer.messages.flatMap(entriesOf).filter((x) => x.clientID === a.doc.clientID && x.clock === clock);
+    expect(adaAtClock.length).toBe(1);
   });
 
   it('a token in the query, as a subprotocol, or none: read and write as granted, refusals as close codes', async () => {
@@ -364,6 +381,17 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
+
+/** The entries of a y-websocket awareness frame (type 1), read with y-protocols' own decoder. */
+function readAwarenessFrame(m: Buffer): { clientID: number; clock: number; state: string }[] {
+  const d = decoding.createDecoder(new Uint8Array(m));
+  decoding.readVarUint(d);
+  const u = decoding.createDecoder(decoding.readVarUint8Array(d));
+  const n = decoding.readVarUint(u);
+  const out: { clientID: number; clock: number; state: string }[] = [];
+  for (let i = 0; i < n; i++) out.push({ clientID: decoding.readVarUint(u), clock: decoding.readVarUint(u), state: decoding.readVarString(u) });
+  return out;
+}
 
 /** A y-websocket sync frame: type 0, `step`, then the payload with its varint length. */
 function frame(type: number, step: number, payload: Uint8Array): Buffer {
