@@ -9,8 +9,8 @@
  * listener has seen (its token), so a resume sends no duplicate.
  *
  * A feed is a streaming response held by this object, which keeps it in memory while the feed
- * is open (unlike WebSockets, which hibernate). A listener that falls {@link MAX_QUEUED} events
- * behind is dropped with a last `dropped` event and reconnects from its token.
+ * is open (unlike WebSockets, which hibernate). A listener with {@link MAX_QUEUED_BYTES} of
+ * events waiting is dropped with a last `dropped` event, and reconnects from its token.
  */
 import type { DocKey } from '../core/ids.js';
 import type { JsonObject } from '../core/json.js';
@@ -26,8 +26,11 @@ export interface FeedEvent {
   readonly etag?: string;
 }
 
-/** Events a listener may have waiting before it is dropped as a slow consumer. */
-const MAX_QUEUED = 64;
+/**
+ * Bytes of events a listener may have waiting before it is dropped as a slow consumer: each
+ * event is a whole view, so a count would let a large document hold a lot of memory.
+ */
+const MAX_QUEUED_BYTES = 1024 * 1024;
 const utf8 = new TextEncoder();
 
 interface Listener {
@@ -53,7 +56,7 @@ export class ChangeFeeds {
    * it changed since, then every change.
    */
   open(doc: DocKey, seen: VersionVector): ReadableStream<Uint8Array> {
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, undefined, { highWaterMark: MAX_QUEUED });
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, new ByteLengthQueuingStrategy({ highWaterMark: MAX_QUEUED_BYTES }));
     const listener: Listener = { writer: writable.getWriter(), seen };
     let set = this.listeners.get(doc);
     if (!set) this.listeners.set(doc, (set = new Set()));
