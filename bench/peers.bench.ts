@@ -33,7 +33,7 @@
  * Env: BENCH_PEERS_K (2,16,64), BENCH_PEERS_EDITS (200 per client), BENCH_PEERS_RATE (200
  * edits/s in total), BENCH_PEERS_DOCS (1000), BENCH_PEERS_PAR (50 clients opening at once),
  * BENCH_PEERS_COLD (10000), BENCH_PEERS_ONLY (comma-separated server names),
- * BENCH_PEERS_PROFILE (a directory: one more Concord fan-out run at the middle K under the
+ * BENCH_PEERS_COMMIT (the commit to print, for a clean copy without .git), BENCH_PEERS_PROFILE (a directory: one more Concord fan-out run at the middle K under the
  * CPU profiler, as `bench:profile` does; needs NODE_OPTIONS=--experimental-websocket).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -759,11 +759,14 @@ async function benchServer(name: ServerName): Promise<Result> {
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadStart = loadavg();
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a checkout
+  // BENCH_PEERS_COMMIT names the commit of a clean copy (`git archive`), which has no .git.
+  let commit = process.env['BENCH_PEERS_COMMIT'] ?? 'unknown';
+  if (commit === 'unknown') {
+    try {
+      commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      // not a checkout
+    }
   }
   log(`machine: ${machine()}; load average ${loadStart}`);
   log(`K=${KS.join(',')}, ${EDITS} edits per client at ${RATE}/s, ${DOCS} documents, cold ${COLD}, servers: ${[...ONLY].join(', ')}`);
