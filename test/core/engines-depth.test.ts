@@ -2,7 +2,7 @@ import * as A from '@automerge/automerge';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { DepthLimitError, InvalidDocumentError } from '../../src/core/errors.js';
-import { createEngine, type Engine, type EngineName } from '../../src/core/engines/index.js';
+import { createEngine, type Engine, type EngineName, loadEngine } from '../../src/core/engines/index.js';
 import { DEFAULT_MAX_DEPTH, jsonDepth, jsonTextDepth, checkJsonValue } from '../../src/core/json-limits.js';
 import { actor } from './engines-helpers.js';
 import type { JsonObject, JsonValue } from '../../src/core/json.js';
@@ -63,16 +63,22 @@ describe('Automerge refuses nesting past maxDepth, changing nothing', () => {
       for (let i = 0; i < 4; i++) o = o['a'] as Record<string, unknown>;
       o['b'] = nested(3);
     });
-    unchanged(e, () => e.applyUpdate(A.getLastLocalChange(deeper)!), DepthLimitError);
+    // Refused updates leave the instance to be discarded (the engine contract): what goes on is a
+    // reload of what was stored, which has none of them.
+    const stored = e.save();
+    expect(() => e.applyUpdate(A.getLastLocalChange(deeper)!)).toThrow(DepthLimitError);
     const fresh = A.change(A.init<Record<string, unknown>>(), (d) => {
       d['z'] = nested(20);
     });
-    unchanged(e, () => e.applyUpdate(A.save(fresh)), DepthLimitError);
-    const ok = A.change(A.load<Record<string, unknown>>(e.save()), (d) => {
+    const second = loadEngine('automerge', [stored], { actor: actor(90), maxDepth: 8 });
+    expect(() => second.applyUpdate(A.save(fresh))).toThrow(DepthLimitError);
+    const next = loadEngine('automerge', [stored], { actor: actor(91), maxDepth: 8 });
+    expect(next.toJSON()).toEqual({ a: nested(5) });
+    const ok = A.change(A.load<Record<string, unknown>>(stored), (d) => {
       d['b'] = nested(6);
     });
-    expect(e.applyUpdate(A.getLastLocalChange(ok)!)).not.toBeNull();
-    expect(jsonDepth(e.toJSON())).toBe(7);
+    expect(next.applyUpdate(A.getLastLocalChange(ok)!)).not.toBeNull();
+    expect(jsonDepth(next.toJSON())).toBe(7);
   });
 });
 

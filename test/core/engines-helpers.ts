@@ -62,6 +62,24 @@ export function applyAll(e: Engine, updates: readonly Uint8Array[]): Uint8Array[
 }
 
 /** Expects `act` to throw `error` and to leave `e`'s saved state and JSON as they were. */
+/**
+ * Runs an `applyUpdate` that must be refused and returns the error with the instance the
+ * caller goes on with: as the engine contract says, the refused instance is discarded, and a
+ * fresh one is loaded from what was stored before (its `save()` then).
+ */
+export function expectRefused(e: Engine, act: (e: Engine) => unknown): { thrown: unknown; next: Engine } {
+  const stored = e.save();
+  let thrown: unknown;
+  try {
+    act(e);
+  } catch (err) {
+    thrown = err;
+  }
+  if (thrown === undefined) throw new Error('expected an error');
+  e.free();
+  return { thrown, next: loadEngine(e.name, [stored], { actor: actor(nextActor++) }) };
+}
+
 export function expectUnchanged(e: Engine, act: () => unknown): unknown {
   const save = e.save();
   const json = JSON.stringify(e.toJSON());

@@ -83,10 +83,15 @@ export class AutomergeEngine implements Engine {
    * checked here: Automerge silently drops trailing bytes. Each chunk is then loaded alone into
    * an empty scratch document, the one case in which Automerge reports a chunk that does not
    * decode (given several chunks, or a non-empty document, it keeps what decoded and drops the
-   * rest without a word). Finally the update is loaded into a fork of the document, which
-   * replaces the document only on success: a change that refers to objects that do not exist
-   * panics halfway, after earlier changes were applied, and a scratch document cannot see that
-   * when it lacks the change's dependencies. A fork shares structure and is cheap.
+   * rest without a word). Finally the update goes into the document itself, and what it added
+   * is checked there (depth, dependencies).
+   *
+   * A refusal at that last step leaves this instance changed: a change that refers to objects
+   * that do not exist panics halfway, after earlier changes were applied, and the checks need
+   * the changes in place. The caller discards the instance (the contract of
+   * {@link Engine.applyUpdate}). Checking on a fork instead kept the instance as it was, but a
+   * fork and the first load into it cost time in proportion to the document on every update
+   * (14 ms at 10,000 changes), where loading into the document costs about 0.2 ms.
    */
   applyUpdate(update: Uint8Array): Uint8Array | null {
     const chunks = splitChunks(update);
@@ -94,36 +99,27 @@ export class AutomergeEngine implements Engine {
     if (chunks.every((c) => c.type === ChunkType.Change && c.hash !== undefined && A.hasHeads(this.doc, [c.hash]))) {
       return null;
     }
-    const before = A.getHeads(this.doc);
-    const missingBefore = A.getMissingDeps(this.doc, []).length;
-    let next: Doc;
-    let fork: Doc | undefined;
     try {
       checkDecodes(chunks, this.actor);
-      fork = A.clone(this.doc, { actor: this.actor });
-      next = A.loadIncremental(fork, update);
     } catch (e) {
-      if (fork) A.free(fork);
       throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
     }
-    const applied = sameHeads(before, A.getHeads(next)) ? [] : A.getChangesSince(next, before);
+    const before = A.getHeads(this.doc);
+    const missingBefore = A.getMissingDeps(this.doc, []).length;
+    const handle = A.getBackend(this.doc);
+    this.viewCache = undefined;
+    this.stale = true;
     try {
-      checkChangeDepth(next, applied, this.maxDepth);
+      handle.loadIncremental(update);
     } catch (e) {
-      A.free(next);
-      throw e;
+      throw new InvalidUpdateError('automerge', e instanceof Error ? e.message : String(e));
     }
-    if (waitsForMissing(next, chunks, missingBefore)) {
-      A.free(next);
-      throw new MissingDependenciesError('automerge');
-    }
-    const queued = this.newlyQueued(next, chunks);
-    if (applied.length === 0 && queued.length === 0) {
-      A.free(next);
-      return null;
-    }
-    A.free(this.doc);
-    this.swap(next);
+    handle.updateDiffCursor();
+    const applied = sameHeads(before, A.getHeads(this.doc)) ? [] : A.getChangesSince(this.doc, before);
+    checkChangeDepth(this.doc, applied, this.maxDepth);
+    if (waitsForMissing(this.doc, chunks, missingBefore)) throw new MissingDependenciesError('automerge');
+    const queued = this.newlyQueued(this.doc, chunks);
+    if (applied.length === 0 && queued.length === 0) return null;
     return concat([...applied, ...queued]);
   }
 

@@ -56,12 +56,15 @@ export interface Engine {
    * Applies engine-native update bytes (Automerge change or document chunks; Yjs v1 update)
    * from a client. Applying the same bytes twice converges.
    * @returns the bytes that were new to this document, or `null` if nothing was.
-   * @throws InvalidUpdateError when the bytes do not decode; the document is unchanged.
-   * @throws DepthLimitError when they nest deeper than `maxDepth`. A Yjs document has then
-   * integrated them already (Yjs cannot take an update back): discard the instance.
+   * After any of the errors below, **discard the instance** (reload the document from what was
+   * stored): the engine checks what an update adds once the document has taken it in, since
+   * neither engine can take an update back, and checking a copy would cost time in
+   * proportion to the document on every update. Nothing is to be stored for a refused update.
+   * @throws InvalidUpdateError when the bytes do not decode (framing and decoding failures are
+   * found before the document is touched; a change that decodes but does not apply is not).
+   * @throws DepthLimitError when they nest deeper than `maxDepth`.
    * @throws MissingDependenciesError when the bytes build on changes the document lacks, which
-   * the engine would hold back unseen. Automerge: the document is unchanged. Yjs: discard the
-   * instance, as for DepthLimitError. (Remote entries arrive by `merge` in causal order, so
+   * the engine would hold back unseen. (Remote entries arrive by `merge` in causal order, so
    * they never wait.)
    */
   applyUpdate(update: Uint8Array): Uint8Array | null;
