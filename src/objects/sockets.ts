@@ -54,7 +54,10 @@ export interface SocketRequest {
   readonly engine?: EngineName;
 }
 
-/** A socket's attachment: what survives hibernation (the runtime allows 2 KiB). */
+/**
+ * A socket's attachment: what survives hibernation. The runtime allows 16 KiB; names take at
+ * most 2 KiB (512 characters of key, 64 of namespace), the two budgets below the rest.
+ */
 interface SocketInfo extends SocketRequest {
   readonly engine: EngineName;
   /** Yjs: awareness clients this socket speaks for, with their last clock; their state while it fits. */
@@ -63,11 +66,11 @@ interface SocketInfo extends SocketRequest {
   sync: Uint8Array;
 }
 
-/** Sync states above this are not kept across hibernation (the attachment has 2 KiB in all). */
-const MAX_SYNC_STATE_BYTES = 1500;
+/** Sync states above this are not kept across hibernation (a resumed sync without them costs a round trip). */
+const MAX_SYNC_STATE_BYTES = 6 * 1024;
 
 /** Room left in the attachment for awareness states; a larger state is re-sent by its client within 15 s. */
-const ATTACHMENT_BYTES = 1800;
+const ATTACHMENT_BYTES = 6 * 1024;
 /** Awareness clients one socket may speak for (a provider speaks for one). */
 const MAX_CLIENTS_PER_SOCKET = 8;
 /** Awareness states not renewed for this long are forgotten (clients renew theirs every 15 s, as y-protocols expects). */
@@ -182,8 +185,7 @@ export class DocSockets {
   /** Answers every close (a client's close without a code too), and announces that its clients left. */
   closed(ws: WebSocket, code: number): void {
     this.syncStates.delete(ws);
-    // 1005 (no code) and 1006 (abnormal) cannot be sent back; 1000 answers them.
-    close(ws, code === 1005 || code === 1006 || code === 1015 ? CLOSE.normal : code, 'closing');
+    close(ws, answerCode(code), 'closing');
     const info = this.infoOf(ws);
     if (!info || info.clients.length === 0) return;
     const doc = docKey(info.ns, info.key);
@@ -410,6 +412,15 @@ export class DocSockets {
 
 /** Sockets are tagged by a hash of their document (tags are limited to 256 characters, keys are not). */
 const tagOf = (doc: DocKey): string => `d:${fnv1a64(new TextEncoder().encode(doc)).toString(16)}`;
+
+/**
+ * The code that answers a client's close: its own when one may be sent back, else 1000
+ * (1005 means the client sent none, and 1004, 1006 and 1015 are never sent).
+ */
+function answerCode(code: number): number {
+  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  return sendable ? code : CLOSE.normal;
+}
 
 function close(ws: WebSocket, code: number, reason: string): void {
   try {

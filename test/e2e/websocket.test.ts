@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -157,6 +158,22 @@ describe('WebSocket sync on wrangler dev (test environment)', () => {
     await eventually('the observer sees bob', 10_000, () => (observer.messages.some((m) => entriesOf(m).some((x) => x.clientID === b.doc.clientID && x.state.includes('bob'))) ? true : undefined));
     const adaAtClock = observer.messages.flatMap(entriesOf).filter((x) => x.clientID === a.doc.clientID && x.clock === clock);
     expect(adaAtClock.length).toBe(1);
+  });
+
+  it('presence too large to keep in the attachment, on the longest key, is still relayed, and its departure announced', async () => {
+    // The longest key, of characters outside Latin-1 (two bytes each in the attachment).
+    const key = encodeURIComponent('€'.repeat(512));
+    const speaker = await raw(`/v1/${NS}/ws/${key}?token=${write}`);
+    const listener = await raw(`/v1/${NS}/ws/${key}?token=${write}`);
+    // 15,600 bytes in the attachment beside the key: over its 16 KiB, were the state kept.
+    const state = JSON.stringify({ user: { name: '€'.repeat(7800) } });
+    speaker.ws.send(awarenessMessage([{ clientID: 4242, clock: 1, state }]));
+    await eventually('the listener hears it', 10_000, () => (listener.messages.some((m) => m[0] === 1 && readAwarenessFrame(m).some((e) => e.clientID === 4242)) ? true : undefined));
+    expect(speaker.ws.readyState).toBe(WebSocket.OPEN);
+    speaker.ws.close(1000);
+    // Its departure is announced from what the attachment kept (the id and clock, without the state).
+    await eventually('the listener hears it leave', 10_000, () => (listener.messages.some((m) => m[0] === 1 && readAwarenessFrame(m).some((e) => e.clientID === 4242 && e.state === 'null')) ? true : undefined));
+    listener.ws.close(1000);
   });
 
   it('a token in the query, as a subprotocol, or none: read and write as granted, refusals as close codes', async () => {
@@ -391,6 +408,21 @@ function readAwarenessFrame(m: Buffer): { clientID: number; clock: number; state
   const out: { clientID: number; clock: number; state: string }[] = [];
   for (let i = 0; i < n; i++) out.push({ clientID: decoding.readVarUint(u), clock: decoding.readVarUint(u), state: decoding.readVarString(u) });
   return out;
+}
+
+/** A y-websocket awareness frame (type 1) of `entries`, written with lib0's encoder as y-protocols does. */
+function awarenessMessage(entries: { clientID: number; clock: number; state: string }[]): Uint8Array {
+  const u = encoding.createEncoder();
+  encoding.writeVarUint(u, entries.length);
+  for (const e of entries) {
+    encoding.writeVarUint(u, e.clientID);
+    encoding.writeVarUint(u, e.clock);
+    encoding.writeVarString(u, e.state);
+  }
+  const f = encoding.createEncoder();
+  encoding.writeVarUint(f, 1);
+  encoding.writeVarUint8Array(f, encoding.toUint8Array(u));
+  return encoding.toUint8Array(f);
 }
 
 /** A y-websocket sync frame: type 0, `step`, then the payload with its varint length. */
