@@ -791,4 +791,10 @@ async function main(): Promise<void> {
   if (results.some((r) => r.error)) process.exitCode = 1;
 }
 
-await main();
+try {
+  await main();
+} finally {
+  // Every server is stopped by now; a destroyed provider may still hold a timer, and the
+  // figures are written (stdout to a file or pipe is synchronous on Linux).
+  process.exit(process.exitCode ?? 0);
+}
