@@ -793,6 +793,9 @@ async function main(): Promise<void> {
 
 try {
   await main();
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
 } finally {
   // Every server is stopped by now; a destroyed provider may still hold a timer, and the
   // figures are written (stdout to a file or pipe is synchronous on Linux).
