@@ -357,6 +357,20 @@ async function startServer(name: ServerName): Promise<Server> {
 /** The provider's WebSocket constructor type (the DOM's); `ws` is one at run time. */
 type Polyfill = NonNullable<NonNullable<ConstructorParameters<typeof WebsocketProvider>[3]>['WebSocketPolyfill']>;
 
+/**
+ * `ws` offers permessage-deflate unless told not to, and `ws`'s inflate runs on zlib's thread
+ * pool behind a queue of 10 per process; where a server accepts the offer, that queue adds
+ * to every latency on the client's side. The clients offer it only with BENCH_PEERS_DEFLATE=1.
+ */
+const DEFLATE = process.env['BENCH_PEERS_DEFLATE'] === '1';
+class ClientSocket extends WebSocket {
+  constructor(address: string, protocols?: string | string[]) {
+    super(address, protocols, { perMessageDeflate: DEFLATE });
+  }
+}
+/** What each server's sockets negotiated (`extensions`), as seen by the clients. */
+const negotiated = new Map<string, string>();
+
 interface Client {
   doc: Y.Doc;
   text: Y.Text;
@@ -369,11 +383,20 @@ function connect(s: Server, room: string, region = 'wnam'): Client {
   const text = doc.getText('text');
   if (s.client === 'hocuspocus') {
     // The provider hands its whole configuration to the socket it makes, which takes the polyfill.
-    const config = { url: s.base, name: room, document: doc, WebSocketPolyfill: WebSocket };
+    const config = { url: s.base, name: room, document: doc, WebSocketPolyfill: ClientSocket };
     const p = new HocuspocusProvider(config as ConstructorParameters<typeof HocuspocusProvider>[0]);
     return { doc, text, synced: () => p.synced, destroy: () => p.destroy() };
   }
-  const p = new WebsocketProvider(s.base, room, doc, { params: s.params(region), WebSocketPolyfill: WebSocket as unknown as Polyfill, disableBc: true });
+  const p = new WebsocketProvider(s.base, room, doc, { params: s.params(region), WebSocketPolyfill: ClientSocket as unknown as Polyfill, disableBc: true });
+  if (!negotiated.has(s.name)) {
+    const seen = ({ status }: { status: string }): void => {
+      const ws = p.ws as unknown as WebSocket | null;
+      if (status !== 'connected' || !ws) return;
+      negotiated.set(s.name, ws.extensions || 'none');
+      p.off('status', seen);
+    };
+    p.on('status', seen);
+  }
   return {
     doc,
     text,
@@ -720,7 +743,7 @@ function table(results: Result[]): string[] {
 function details(results: Result[]): string[] {
   const out: string[] = [];
   for (const r of results) {
-    out.push(`- ${r.server}: ${r.label}${r.error ? ` — **failed: ${r.error}**` : ''}`);
+    out.push(`- ${r.server}: ${r.label}; WebSocket extensions negotiated: ${negotiated.get(r.server) ?? 'not seen'}${r.error ? ` — **failed: ${r.error}**` : ''}`);
     if (r.many) out.push(`  - ${r.many.docs} docs: server RSS ${r.many.rssBeforeMiB.toFixed(1)} → ${r.many.rssAfterMiB.toFixed(1)} MiB`);
     if (r.cold) out.push(`  - cold load: filled in ${r.cold.fillS.toFixed(1)} s; each client ${r.cold.each.map((x) => x.toFixed(1)).join(', ')} ms`);
     if (r.cross) out.push(`  - cross-region wnam → weur (${r.cross.edits} edits at ${fmt(r.cross.editsPerS, 0)}/s): p50 ${fmt(r.cross.p50, 2)}, p95 ${fmt(r.cross.p95, 2)}, p99 ${fmt(r.cross.p99, 2)} ms`);
@@ -820,6 +843,7 @@ async function main(): Promise<void> {
     `## bench:peers, ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC at ${commit}`,
     '',
     `Machine: ${machine()}. Load average (1/5/15 min) at start ${loadStart}, at end ${loadavg()}.`,
+    `Clients offer permessage-deflate: ${DEFLATE ? 'yes (BENCH_PEERS_DEFLATE=1)' : 'no'}.`,
     `Fan-out: K = ${KS.join(', ')} clients, ${EDITS} edits each, ${RATE} edits/s in total. Many documents: ${DOCS}, ${PAR} clients opening at once. Cold load: ${COLD} edits.`,
     'Ratios: to the best non-Concord server of the row.',
     '',
