@@ -4,7 +4,7 @@ import { UnavailableError } from '../../src/core/errors.js';
 import { docKey, type MemberId } from '../../src/core/ids.js';
 import type { Replica } from '../../src/core/replica.js';
 import { ensureOnMajority, gatherMajority, type MajorityPort, StrongQueue } from '../../src/core/strong.js';
-import { covers, get, leq } from '../../src/core/version-vector.js';
+import { covers, get, leq, type VersionVector } from '../../src/core/version-vector.js';
 import { cluster } from '../support/cluster.js';
 
 const ids = ['wnam', 'weur', 'apac'];
@@ -71,6 +71,49 @@ describe('a recorded write whose entry left the log', () => {
     // Once weur has it (and the leader knows), nothing more needs reaching.
     await ensureOnMajority(leader, port(replicas, leader, 32, new Set(['apac'])), [dot]);
     await ensureOnMajority(leader, port(replicas, leader, 32, new Set(['weur', 'apac'])), [dot]);
+  });
+});
+
+describe('ensureOnMajority against peers that report only what a fake port says', () => {
+  const dots = [
+    { member: 'wnam' as MemberId, seq: 1 },
+    { member: 'weur' as MemberId, seq: 5 },
+  ];
+  /** A port whose pulls answer `answer(peer)`; it counts pulls, and fails the test past a bound instead of looping for ever. */
+  function fakePort(answer: (p: MemberId) => VersionVector | undefined): MajorityPort & { pulls: number } {
+    const port = {
+      pulls: 0,
+      pull: async (p: MemberId) => {
+        if (++port.pulls > 1000) throw new Error('pulled without end');
+        return answer(p);
+      },
+      replicate: async (): Promise<VersionVector> => {
+        throw new Error('not used');
+      },
+    };
+    return port;
+  }
+
+  it('a peer counts only when it holds every one of the dots, and rounds stop after their bound', async () => {
+    const leader = cluster(ids)[0]!.replica;
+    // Each peer reports the first dot and never the second.
+    const p = fakePort(() => ({ wnam: 1 }) as VersionVector);
+    const refused = ensureOnMajority(leader, p, dots);
+    await expect(refused).rejects.toThrow(UnavailableError);
+    // The answer names a peer that never got it, not only that no majority did.
+    await expect(refused).rejects.toThrow(/(weur|apac) did not receive the recorded write in time/);
+    // Both peers were asked 64 rounds each, no more.
+    expect(p.pulls).toBe(2 * 64);
+  });
+
+  it('a peer learnt to hold them during a round counts, though the round itself reported nothing', async () => {
+    const leader = cluster(ids)[0]!.replica;
+    const p = fakePort((peer) => {
+      leader.learnPeer(peer, { wnam: 1, weur: 5 } as VersionVector);
+      return undefined;
+    });
+    await ensureOnMajority(leader, p, dots);
+    expect(p.pulls).toBeLessThanOrEqual(2);
   });
 });
 
