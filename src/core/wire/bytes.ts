@@ -8,6 +8,19 @@ import { WireDecodeError } from '../errors.js';
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+/** Strings up to this length take the ASCII path when they can (longer ones gain nothing from it). */
+const ASCII_FAST_CHARS = 256;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function isAsciiBytes(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return false;
+  return true;
+}
+
 /** A growable byte buffer with varint, bytes and string writers. */
 export class ByteWriter {
   private buf: Uint8Array;
@@ -52,8 +65,16 @@ export class ByteWriter {
     return this;
   }
 
+  /**
+   * Member names and document keys are mostly short ASCII: those are copied byte for byte,
+   * without `TextEncoder` allocating an array per string.
+   */
   string(s: string): this {
-    return this.bytes(utf8Encoder.encode(s));
+    if (s.length > ASCII_FAST_CHARS || !isAscii(s)) return this.bytes(utf8Encoder.encode(s));
+    this.uint(s.length);
+    this.reserve(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+    return this;
   }
 
   get length(): number {
@@ -102,9 +123,12 @@ export class ByteReader {
     return out;
   }
 
+  /** Short ASCII strings are read byte for byte: a `TextDecoder` call per string was a quarter of a push's cost. */
   string(): string {
+    const b = this.bytes();
+    if (b.length <= ASCII_FAST_CHARS && isAsciiBytes(b)) return String.fromCharCode.apply(null, b as unknown as number[]);
     try {
-      return utf8Decoder.decode(this.bytes());
+      return utf8Decoder.decode(b);
     } catch (e) {
       if (e instanceof WireDecodeError) throw e;
       throw new WireDecodeError('invalid UTF-8');
