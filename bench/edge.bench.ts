@@ -38,13 +38,13 @@
  * The measured server shares this machine's cores with the load generator; figures are
  * for comparing levels and builds with each other, not for predicting Cloudflare's network.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as Y from 'yjs';
 import { shard } from '../src/core/routing.js';
 import { type LogLevel, mintToken, ROOT, startWrangler, type WranglerDev } from '../test/e2e/wrangler.js';
+import { groupUsage } from './process-group.js';
 import { busyMs, CpuProfiler } from './profiler.js';
 
 const num = (name: string, fallback: number): number => {
@@ -521,36 +521,8 @@ interface Measured extends WriteRun {
  * replication that a write sets off (pushes, gossip) is part of its cost.
  */
 function groupCpuMs(pgid: number): number {
-  let ticks = 0;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return NaN;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) !== pgid) continue;
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return (ticks * 1000) / CLK_TCK;
+  return groupUsage(pgid).cpuMs;
 }
-
-const CLK_TCK = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 async function measuredRun(side: Side, kind: WriteKind, prefix: string): Promise<Measured> {
   const before = groupCpuMs(side.pgid());

@@ -37,7 +37,7 @@
  * CPU profiler, as `bench:profile` does; needs NODE_OPTIONS=--experimental-websocket).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,7 +45,8 @@ import { HocuspocusProvider } from '@hocuspocus/provider';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import { freePort, mintToken, ROOT, startWrangler, type WranglerDev } from '../test/e2e/wrangler.js';
+import { freePort, groupAlive, mintToken, ROOT, signalGroup, startWrangler, type WranglerDev } from '../test/e2e/wrangler.js';
+import { groupUsage } from './process-group.js';
 import { busyMs, CpuProfiler } from './profiler.js';
 
 // ---- configuration ----
@@ -110,53 +111,13 @@ function percentile(sorted: ArrayLike<number>, p: number): number {
 
 // ---- /proc ----
 
-const CLK_TCK = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-const PAGE = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
-  } catch {
-    return 4096;
-  }
-})();
-
-/** CPU (ms, user + system) and RSS (bytes) of every process in group `pgid`, from /proc. */
-function group(pgid: number): { cpuMs: number; rss: number; procs: number } {
-  let ticks = 0;
-  let pages = 0;
-  let procs = 0;
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    let statm: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      statm = readFileSync(`/proc/${e}/statm`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) !== pgid) continue;
-    ticks += Number(f[11]) + Number(f[12]);
-    pages += Number(statm.split(' ')[1]);
-    procs++;
-  }
-  return { cpuMs: (ticks * 1000) / CLK_TCK, rss: pages * PAGE, procs };
-}
-
 /** Waits (bounded) until the group used under 20 ms of CPU in 500 ms: work set off earlier is done. */
 async function quiesce(pgid: number, maxMs = 30_000): Promise<void> {
   const deadline = now() + maxMs;
-  let last = group(pgid).cpuMs;
+  let last = groupUsage(pgid).cpuMs;
   while (now() < deadline) {
     await delay(500);
-    const c = group(pgid).cpuMs;
+    const c = groupUsage(pgid).cpuMs;
     if (c - last < 20) return;
     last = c;
   }
@@ -184,29 +145,14 @@ interface Server {
 }
 
 const groups = new Set<number>();
-function killGroup(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    // gone
-  }
-}
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 // Every y-websocket provider adds an `exit` listener of its own; hundreds are expected here.
 process.setMaxListeners(0);
 process.once('exit', () => {
-  for (const g of groups) killGroup(g, 'SIGKILL');
+  for (const g of groups) signalGroup(g, 'SIGKILL');
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    for (const g of groups) killGroup(g, 'SIGKILL');
+    for (const g of groups) signalGroup(g, 'SIGKILL');
     process.exit(130);
   });
 }
@@ -236,8 +182,8 @@ async function startNode(script: string, port: number): Promise<{ child: ChildPr
     exited = true;
   });
   const stop = async (): Promise<void> => {
-    killGroup(pgid, 'SIGTERM');
-    await waitFor('server group ends', 10_000, () => !groupAlive(pgid), 50).catch(() => killGroup(pgid, 'SIGKILL'));
+    signalGroup(pgid, 'SIGTERM');
+    await waitFor('server group ends', 10_000, () => !groupAlive(pgid), 50).catch(() => signalGroup(pgid, 'SIGKILL'));
     await waitFor('server group ends after SIGKILL', 10_000, () => !groupAlive(pgid), 50).catch(() => undefined);
     groups.delete(pgid);
   };
@@ -489,7 +435,7 @@ async function fanOut(s: Server, k: number, opts: { regions?: (i: number) => str
     const profiler = opts.profile !== undefined && s.inspectorPort ? await CpuProfiler.connect(s.inspectorPort()) : undefined;
     if (profiler) await profiler.start();
     await quiesce(s.pgid(), 20_000); // a backlog of an earlier run does not count here
-    const cpu0 = group(s.pgid()).cpuMs;
+    const cpu0 = groupUsage(s.pgid()).cpuMs;
     const own0 = process.cpuUsage();
     const interval = 1000 / RATE;
     const t0 = now();
@@ -522,7 +468,7 @@ async function fanOut(s: Server, k: number, opts: { regions?: (i: number) => str
     const first = clients[0]!.text.toString();
     if (converged && (first.length !== total || !clients.every((c) => c.text.toString() === first))) throw new Error(`fan-out of ${k}: texts differ after every edit arrived`);
     await delay(SETTLE_MS); // work an edit sets off after its delivery (storage, replication) counts
-    const cpuMs = group(s.pgid()).cpuMs - cpu0;
+    const cpuMs = groupUsage(s.pgid()).cpuMs - cpu0;
     if (profiler) {
       mkdirSync(opts.profile!, { recursive: true });
       const file = join(opts.profile!, `${s.name}-fanout-${k}.cpuprofile`);
@@ -585,7 +531,7 @@ async function manyDocs(s: Server): Promise<Many> {
   const writers: Client[] = [];
   try {
     await quiesce(s.pgid());
-    const before = group(s.pgid()).rss;
+    const before = groupUsage(s.pgid()).rss;
     const t0 = now();
     await inParallel(names, PAR, async (n, i) => {
       const c = await openSynced(s, n);
@@ -595,7 +541,7 @@ async function manyDocs(s: Server): Promise<Many> {
     const writeMs = now() - t0;
     const v = await verify(s, names);
     await quiesce(s.pgid());
-    const after = group(s.pgid()).rss;
+    const after = groupUsage(s.pgid()).rss;
     const out: Many = {
       docs: DOCS,
       writeDocsPerS: DOCS / (writeMs / 1000),
