@@ -236,34 +236,19 @@ async function startWranglerServer(config?: string): Promise<{ dev: () => Wrangl
   };
 }
 
+/** A Node server running `script` on a free port, its documents in memory. */
+async function nodeServer(name: ServerName, script: string, label: string, client: Server['client']): Promise<Server> {
+  const port = await freePort();
+  const s = await startNode(script, port);
+  return { name, label, client, pgid: () => s.child.pid!, base: `ws://127.0.0.1:${port}`, params: () => ({}), stop: s.stop };
+}
+
 async function startServer(name: ServerName): Promise<Server> {
   switch (name) {
-    case 'y-websocket-server': {
-      const port = await freePort();
-      const s = await startNode(join(ROOT, 'node_modules', '@y', 'websocket-server', 'src', 'server.js'), port);
-      return {
-        name,
-        label: `@y/websocket-server ${version('@y/websocket-server')}`,
-        client: 'y-websocket',
-        pgid: () => s.child.pid!,
-        base: `ws://127.0.0.1:${port}`,
-        params: () => ({}),
-        stop: s.stop,
-      };
-    }
-    case 'hocuspocus': {
-      const port = await freePort();
-      const s = await startNode(join(ROOT, 'bench', 'peers', 'hocuspocus-server.mjs'), port);
-      return {
-        name,
-        label: `@hocuspocus/server ${version('@hocuspocus/server')}`,
-        client: 'hocuspocus',
-        pgid: () => s.child.pid!,
-        base: `ws://127.0.0.1:${port}`,
-        params: () => ({}),
-        stop: s.stop,
-      };
-    }
+    case 'y-websocket-server':
+      return nodeServer(name, join(ROOT, 'node_modules', '@y', 'websocket-server', 'src', 'server.js'), `@y/websocket-server ${version('@y/websocket-server')}`, 'y-websocket');
+    case 'hocuspocus':
+      return nodeServer(name, join(ROOT, 'bench', 'peers', 'hocuspocus-server.mjs'), `@hocuspocus/server ${version('@hocuspocus/server')}`, 'hocuspocus');
     case 'y-partyserver': {
       const w = await startWranglerServer('bench/peers/wrangler.toml');
       return {
