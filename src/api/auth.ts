@@ -28,7 +28,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type AuthConfig, type Env, readAuthConfig } from '../objects/config.js';
-import type { AppEnv } from './context.js';
+import type { AppEnv, Ctx } from './context.js';
 import { ApiProblem } from './problems.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;
@@ -270,6 +270,18 @@ export function checkGrant(claims: Claims, scope: Scope, ns: string | undefined)
   if (ns !== undefined && !claims.ns.some((p) => globMatch(p, ns))) {
     throw new ApiProblem('forbidden', `the token does not grant namespace ${JSON.stringify(ns)}`);
   }
+}
+
+/**
+ * The bearer token of a route browsers reach without setting headers (WebSockets,
+ * `EventSource`), as an `Authorization` value: the header where the client could send it, else
+ * `?token=`, else `subprotocolToken` (the token a WebSocket offered as a subprotocol).
+ */
+export function browserBearer(c: Ctx, subprotocolToken?: string): string | undefined {
+  const header = c.req.header('Authorization');
+  if (header) return header;
+  const token = c.req.query('token') || subprotocolToken;
+  return token ? `Bearer ${token}` : undefined;
 }
 
 /** True when the claims grant `scope` (namespace aside). */

@@ -19,7 +19,7 @@ import { emptyToken, tokenFor, withShard } from '../core/shard-token.js';
 import { shard } from '../core/routing.js';
 import type { VersionVector } from '../core/version-vector.js';
 import type { FeedRequest } from '../objects/replica-object.js';
-import { authenticate, checkGrant, verifierFor } from './auth.js';
+import { authenticate, browserBearer, checkGrant, verifierFor } from './auth.js';
 import { issueCausalToken, readCausalToken, tokenSecret } from './causal-token.js';
 import type { AppEnv, Ctx } from './context.js';
 import { memberProblem } from './problems.js';
@@ -43,8 +43,7 @@ async function events(c: Ctx): Promise<Response> {
   checkUrlEncoding(c);
   const ns = checkNamespace(c.req.param('ns') ?? '');
   const key = checkKey(c.req.param('key') ?? '');
-  const query = c.req.query('token');
-  const claims = await authenticate(c.req.header('Authorization') ?? (query ? `Bearer ${query}` : undefined), verifierFor(c.env));
+  const claims = await authenticate(browserBearer(c), verifierFor(c.env));
   checkGrant(claims, 'read', ns);
   const config = c.get('config');
   const region = pickRegion(c);

@@ -17,7 +17,7 @@ import { closeReason } from '../core/realtime/close-reason.js';
 import { ENGINE_NAMES, type EngineName } from '../core/engines/engine.js';
 import { shard } from '../core/routing.js';
 import type { SocketRequest } from '../objects/sockets.js';
-import { authenticate, checkGrant, grants, verifierFor } from './auth.js';
+import { authenticate, browserBearer, checkGrant, grants, verifierFor } from './auth.js';
 import type { AppEnv, Ctx } from './context.js';
 import { memberFetcher } from './members.js';
 import { pickRegion } from './region.js';
@@ -38,7 +38,7 @@ async function upgrade(c: Ctx): Promise<Response> {
     checkUrlEncoding(c);
     const ns = checkNamespace(c.req.param('ns') ?? '');
     const key = checkKey(c.req.param('key') ?? '');
-    const claims = await authenticate(bearer(c, offered), verifierFor(c.env));
+    const claims = await authenticate(browserBearer(c, offered.find((p) => p.startsWith(BEARER_PROTOCOL))?.slice(BEARER_PROTOCOL.length)), verifierFor(c.env));
     checkGrant(claims, 'read', ns);
     const region = pickRegion(c);
     const config = c.get('config');
@@ -59,15 +59,6 @@ async function upgrade(c: Ctx): Promise<Response> {
   }
 }
 
-/** The token of a WebSocket request: the Authorization header, else `?token=`, else the bearer subprotocol. */
-function bearer(c: Ctx, offered: readonly string[]): string | undefined {
-  const header = c.req.header('Authorization');
-  if (header) return header;
-  const query = c.req.query('token');
-  if (query) return `Bearer ${query}`;
-  const proto = offered.find((p) => p.startsWith(BEARER_PROTOCOL));
-  return proto ? `Bearer ${proto.slice(BEARER_PROTOCOL.length)}` : undefined;
-}
 
 /** A problem response as a socket closed at once, with 4000 + its status and its detail. */
 async function refused(problem: Response, protocol: string | undefined): Promise<Response> {

@@ -103,7 +103,7 @@ export class ReplicaObject extends DurableObject<Env> {
     this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
     this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
     this.feeds = new ChangeFeeds((doc) => this.feedEvent(doc));
-    this.sockets = new DocSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes, maxSockets: this.config.maxSockets });
+    this.sockets = new DocSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes });
     this.build();
     // Entries committed before a restart may not have reached every peer yet.
     if (!this.converged()) this.arm();
@@ -351,7 +351,7 @@ export class ReplicaObject extends DurableObject<Env> {
     if (found && req.engine && found.engine !== req.engine) {
       return refuseUpgrade('engine-mismatch', `${req.key} is a ${found.engine} document, not ${req.engine}`);
     }
-    if (this.sockets.full || this.atCapacity()) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets`, 1);
+    if (this.atCapacity()) return refuseUpgrade('unavailable', `${this.name} holds MAX_SOCKETS (${this.config.maxSockets}) sockets`, 1);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.sockets.accept(server, req, found?.engine ?? req.engine ?? 'yjs');
     const protocol = request.headers.get('Concord-Socket-Protocol');

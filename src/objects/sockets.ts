@@ -23,6 +23,7 @@ import { type AwarenessEntry, awarenessFrame, readFrame, step1Frame, step2Frame,
 import { AwarenessTable } from '../core/realtime/awareness-table.js';
 import { closeReason } from '../core/realtime/close-reason.js';
 import { fnv1a64 } from '../core/routing.js';
+import { bytesEqual } from '../core/wire/bytes.js';
 import type { EngineName } from '../core/engines/engine.js';
 import { type AutomergeEngine, decodeSyncState, encodeSyncState, type SyncState, syncChanges } from '../core/engines/automerge.js';
 
@@ -111,13 +112,8 @@ export class DocSockets {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly host: SocketHost,
-    private readonly limits: { readonly maxMessageBytes: number; readonly maxSockets: number },
+    private readonly limits: { readonly maxMessageBytes: number },
   ) {}
-
-  /** True when one more socket would exceed `MAX_SOCKETS`. */
-  get full(): boolean {
-    return this.ctx.getWebSockets().length >= this.limits.maxSockets;
-  }
 
   /**
    * Accepts `server` for `req` on a document of `engine` and greets it: Yjs with the member's
@@ -296,7 +292,7 @@ export class DocSockets {
   }
 
   private async receiveUpdate(ws: WebSocket, info: SocketInfo, update: Uint8Array): Promise<void> {
-    if (sameBytes(update, EMPTY_UPDATE)) return;
+    if (bytesEqual(update, EMPTY_UPDATE)) return;
     if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: updates are refused');
     await this.write(ws, info, update);
   }
@@ -439,6 +435,3 @@ function fitAttachment(clients: AwarenessEntry[]): AwarenessEntry[] {
   });
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
