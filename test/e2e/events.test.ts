@@ -126,6 +126,35 @@ describe('Server-Sent Events feed on wrangler dev', () => {
     expect(back.events.every((e) => (json(e) as { step: number }).step >= 2)).toBe(true);
   });
 
+  it('drops a listener that stops reading once its events back up, with a last dropped event', async () => {
+    const abort = new AbortController();
+    await patch('slow', 'wnam', { big: 'x'.repeat(200_000) });
+    const res = await fetch(`${dev.url}/v1/${NS}/docs/slow/events?region=wnam&token=${read}`, { signal: abort.signal });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: change')) text += decoder.decode((await reader.read()).value, { stream: true });
+    // The listener now reads nothing while 120 small changes are made, each an event with the
+    // whole view of about 200 KB: far more than the member's 1 MiB bound plus what the sockets
+    // between can buffer.
+    for (let i = 0; i < 120; i++) await patch('slow', 'wnam', { n: i });
+    let received = 0;
+    // An undropped feed stays open: it must end within a bound, not at the test's timeout.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the feed was not dropped')), 30_000)));
+    for (;;) {
+      const { value, done } = await Promise.race([reader.read(), deadline]);
+      if (done) break;
+      received += value.byteLength;
+      text = (text + decoder.decode(value, { stream: true })).slice(-4096);
+    }
+    clearTimeout(timer);
+    abort.abort();
+    expect(text).toContain('event: dropped');
+    expect(received).toBeLessThan(120 * 200_000);
+  });
+
   it('tells a delete as a delete event, and refuses a listener without a token or with a forged id', async () => {
     const feed = await listen('gone', 'wnam');
     await patch('gone', 'wnam', { a: 1 });
