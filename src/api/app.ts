@@ -15,6 +15,7 @@ import { DOC_METHODS, docRoutes } from './routes-docs.js';
 import { LIST_METHODS, listRoutes } from './routes-list.js';
 import { WS_METHODS, wsRoutes } from './routes-ws.js';
 import { EVENTS_METHODS, eventRoutes } from './routes-events.js';
+import { devRoutes } from './routes-dev.js';
 
 /** Request headers a browser client may send, and response headers it may read. */
 const CORS = cors({
@@ -48,6 +49,7 @@ export function createApp(): Hono<AppEnv> {
   wsRoutes(app);
   eventRoutes(app);
   adminRoutes(app);
+  devRoutes(app);
   methodNotAllowed(app, [...DOC_METHODS, ...LIST_METHODS, ...WS_METHODS, ...EVENTS_METHODS, ...ADMIN_METHODS]);
   methodNotAllowed(app, TEST_METHODS, testOnly);
   app.notFound((c) => problemResponse('route-not-found', `no route ${c.req.method} ${c.req.path}`));

@@ -42,6 +42,12 @@ export interface Env {
   readonly TOKEN_SECRET?: string;
   /** `on` only in the test environment: enables the fault transport and `/v1/_test/faults`. */
   readonly TEST_FAULTS?: string;
+  /**
+   * `on` only where wrangler.toml or `.dev.vars` says so (local development, the test
+   * environment): `GET /v1/dev/token` hands out short-lived write tokens for the demo
+   * namespace. A deployed Worker never gets it from `[vars]` (see src/api/routes-dev.ts).
+   */
+  readonly DEV_TOKENS?: string;
 }
 
 export interface Config {
@@ -63,6 +69,8 @@ export interface Config {
   readonly logMaxBytes: number;
   readonly quarantineRetryMs: number;
   readonly testFaults: boolean;
+  /** `GET /v1/dev/token` answers (DEV_TOKENS=on); otherwise it does not exist. */
+  readonly devTokens: boolean;
 }
 
 /**
@@ -161,5 +169,6 @@ export function readConfig(env: Env): Config {
     logMaxBytes: int(env.LOG_MAX_BYTES, 8 * 1024 * 1024, 'LOG_MAX_BYTES'),
     quarantineRetryMs: int(env.QUARANTINE_RETRY_MS, 30_000, 'QUARANTINE_RETRY_MS'),
     testFaults: env.TEST_FAULTS === 'on',
+    devTokens: env.DEV_TOKENS === 'on',
   };
 }
