@@ -25,6 +25,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'client',
+          environment: 'node',
+          include: ['test/client/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           environment: 'node',
           include: ['test/e2e/**/*.test.ts'],
