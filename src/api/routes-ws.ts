@@ -7,6 +7,9 @@
  * the `token` query parameter (what `WebsocketProvider`'s `params` sends) or as a subprotocol
  * `concord.bearer.<token>`, offered together with `concord`, which the answer selects.
  *
+ * `?ext=concord` asks for Concord's extension of both protocols, which the browser SDK speaks
+ * and stock clients never ask for (see `src/objects/sockets.ts`).
+ *
  * A browser cannot read the body of a refused upgrade either: every refusal of a WebSocket
  * request is therefore a socket that is accepted and closed at once, with code 4000 + the
  * HTTP status the problem would have had (4400, 4401, 4403, 4409, 4503) and the problem's
@@ -27,6 +30,8 @@ import { checkKey, checkNamespace, checkUrlEncoding } from './validate.js';
 export const WS = '/v1/:ns/ws/:key';
 const PROTOCOL = 'concord';
 const BEARER_PROTOCOL = 'concord.bearer.';
+/** `?ext=concord`: acknowledgements and Automerge presence, for the SDK (`src/objects/sockets.ts`). */
+const EXTENSION = 'concord';
 
 async function upgrade(c: Ctx): Promise<Response> {
   const offered = (c.req.header('Sec-WebSocket-Protocol') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
@@ -46,7 +51,9 @@ async function upgrade(c: Ctx): Promise<Response> {
     if (engine !== undefined && !(ENGINE_NAMES as readonly string[]).includes(engine)) {
       throw new ApiProblem('invalid-parameter', `engine must be one of ${ENGINE_NAMES.join(', ')}`);
     }
-    const req: SocketRequest = { ns, key, write: grants(claims, 'write'), ...(engine && { engine: engine as EngineName }) };
+    const ext = c.req.query('ext');
+    if (ext !== undefined && ext !== EXTENSION) throw new ApiProblem('invalid-parameter', `ext must be ${EXTENSION}`);
+    const req: SocketRequest = { ns, key, write: grants(claims, 'write'), ...(engine && { engine: engine as EngineName }), ...(ext && { ext: true }) };
     // Only what the member needs, set here: a client's own `Concord-*` headers must never reach it.
     const headers = new Headers({ Upgrade: 'websocket', 'Concord-Socket': JSON.stringify(req) });
     if (selected) headers.set('Concord-Socket-Protocol', selected);

@@ -31,6 +31,8 @@ import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 import { type SocketHost, type SocketRequest, DocSockets } from './sockets.js';
 import { ChangeFeeds, type FeedEvent } from './feeds.js';
 import { type AutomergeEngine, loadAutomerge } from '../core/engines/automerge.js';
+import { emptyToken, withShard } from '../core/shard-token.js';
+import { issueCausalToken, tokenSecret } from '../api/causal-token.js';
 
 const random = { next: () => Math.random() };
 /** The durable alarm is set this many gossip intervals ahead (see `arm`). */
@@ -441,6 +443,7 @@ export class ReplicaObject extends DurableObject<Env> {
         }
       },
       recover: (err) => this.recover('webSocketMessage', err),
+      ackToken: async () => issueCausalToken(withShard(emptyToken, this.shard, this.replica.vv), tokenSecret(this.env)),
     };
   }
 

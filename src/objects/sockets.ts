@@ -16,10 +16,19 @@
  *   clients it speaks for, so that the object can announce their departure after waking.
  *
  * Nothing here runs on a timer: an idle document costs nothing, and its object can hibernate.
+ *
+ * Concord's extension (`?ext=concord`, spoken by the browser SDK, never by stock clients),
+ * in text frames of JSON beside the protocol's binary ones:
+ * - `{"type":"ack","seq":N,"token":T}` to the client once the update in its N-th binary frame
+ *   (counted from 1 on this socket) is durable. Writes happen in frame order, and a client's
+ *   updates build on its earlier ones, so an ack covers every update the client sent before.
+ *   `T` is a `Concord-Token` covering the commit, for the client's later HTTP requests.
+ * - `{"type":"awareness","update":B}` both ways on Automerge documents, `B` the base64 of a
+ *   y-protocols awareness update: presence under the same rules as Yjs documents' binary one.
  */
 import { ConcordError, DepthLimitError, EngineFaultError, InvalidUpdateError, InvalidVersionError, MissingDependenciesError, UnavailableError, WireDecodeError } from '../core/errors.js';
 import { type DocKey, docKey } from '../core/ids.js';
-import { type AwarenessEntry, awarenessFrame, readFrame, step1Frame, step2Frame, updateFrame } from '../core/realtime/y-protocol.js';
+import { type AwarenessEntry, awarenessFrame, encodeAwareness, readAwareness, readFrame, step1Frame, step2Frame, updateFrame } from '../core/realtime/y-protocol.js';
 import { AwarenessTable } from '../core/realtime/awareness-table.js';
 import { closeReason } from '../core/realtime/close-reason.js';
 import { fnv1a64 } from '../core/routing.js';
@@ -53,6 +62,8 @@ export interface SocketRequest {
   readonly write: boolean;
   /** The engine asked for (`?engine=`), which decides only for a document that does not exist yet. */
   readonly engine?: EngineName;
+  /** The client speaks Concord's extension (`?ext=concord`): acknowledgements, and Automerge presence. */
+  readonly ext?: boolean;
 }
 
 /**
@@ -65,6 +76,8 @@ interface SocketInfo extends SocketRequest {
   clients: AwarenessEntry[];
   /** Automerge: the peer's sync state (empty: start over, which costs a round trip, not data). */
   sync: Uint8Array;
+  /** With the extension: binary frames received so far, the numbering of acknowledgements. */
+  frames?: number;
 }
 
 /** Sync states above this are not kept across hibernation (a resumed sync without them costs a round trip). */
@@ -91,6 +104,8 @@ export interface SocketHost {
   automerge<T>(doc: DocKey, f: (engine: AutomergeEngine) => T): T;
   /** Relays an awareness frame of `doc` to the other regions' members. */
   forwardPresence(doc: DocKey, frame: Uint8Array): void;
+  /** A `Concord-Token` covering everything this member has committed so far. */
+  ackToken(): Promise<string>;
   /** After an engine fault: the member rebuilds from storage. */
   recover(err: EngineFaultError): Promise<void>;
 }
@@ -122,15 +137,15 @@ export class DocSockets {
   accept(server: WebSocket, req: SocketRequest, engine: EngineName): void {
     const doc = docKey(req.ns, req.key);
     this.ctx.acceptWebSocket(server, [tagOf(doc)]);
-    const info: SocketInfo = { ns: req.ns, key: req.key, write: req.write, engine, clients: [], sync: new Uint8Array(0) };
+    const info: SocketInfo = { ns: req.ns, key: req.key, write: req.write, engine, clients: [], sync: new Uint8Array(0), ...(req.ext && { ext: true, frames: 0 }) };
     if (engine === 'automerge') {
       this.sendSync(server, info, doc);
-      return;
+    } else {
+      this.keep(server, info);
+      server.send(step1Frame(this.host.stateVector(doc)));
     }
-    this.keep(server, info);
-    server.send(step1Frame(this.host.stateVector(doc)));
     const present = this.presence(doc);
-    if (present.length > 0) server.send(awarenessFrame(present));
+    if (present.length > 0) sendPresence(server, info, present);
   }
 
   /**
@@ -148,13 +163,22 @@ export class DocSockets {
   }
 
   private async handle(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    if (typeof data === 'string') return close(ws, CLOSE.unsupported, 'text frames are not part of the y-websocket protocol');
-    if (data.byteLength > this.limits.maxMessageBytes) {
-      return close(ws, CLOSE.tooBig, `message of ${data.byteLength} bytes exceeds MAX_WS_MESSAGE_BYTES (${this.limits.maxMessageBytes})`);
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    if (size > this.limits.maxMessageBytes) {
+      return close(ws, CLOSE.tooBig, `message of ${size} bytes exceeds MAX_WS_MESSAGE_BYTES (${this.limits.maxMessageBytes})`);
     }
     const info = this.infoOf(ws)!;
     const doc = docKey(info.ns, info.key);
-    if (info.engine === 'automerge') return this.receiveSync(ws, info, doc, new Uint8Array(data));
+    if (typeof data === 'string') {
+      if (!info.ext) return close(ws, CLOSE.unsupported, 'text frames are not part of the y-websocket protocol');
+      return this.receiveText(ws, info, doc, data);
+    }
+    let seq = 0;
+    if (info.frames !== undefined) {
+      seq = info.frames += 1;
+      this.keep(ws, info);
+    }
+    if (info.engine === 'automerge') return this.receiveSync(ws, info, doc, new Uint8Array(data), seq);
     let frame;
     try {
       frame = readFrame(new Uint8Array(data));
@@ -167,7 +191,7 @@ export class DocSockets {
         return this.answerStep1(ws, doc, frame.stateVector);
       case 'step2':
       case 'update':
-        return this.receiveUpdate(ws, info, frame.update);
+        return this.receiveUpdate(ws, info, frame.update, seq);
       case 'awareness':
         return this.receiveAwareness(ws, info, doc, frame.entries);
       case 'query-awareness':
@@ -189,9 +213,8 @@ export class DocSockets {
     const gone = info.clients.map((c) => ({ clientID: c.clientID, clock: (table.get(c.clientID)?.clock ?? c.clock) + 1, state: 'null' }));
     const { accepted } = table.apply(gone, Date.now());
     if (accepted.length === 0) return;
-    const frame = awarenessFrame(accepted);
-    this.broadcast(doc, frame, ws);
-    this.host.forwardPresence(doc, frame);
+    this.relayPresence(doc, accepted, ws);
+    this.host.forwardPresence(doc, awarenessFrame(accepted));
   }
 
   /** Awareness from another region's member: relayed to this member's sockets of `doc`. */
@@ -205,7 +228,7 @@ export class DocSockets {
       return;
     }
     const { accepted } = this.tableOf(doc).apply(entries, Date.now());
-    if (accepted.length > 0) this.broadcast(doc, awarenessFrame(accepted));
+    if (accepted.length > 0) this.relayPresence(doc, accepted);
   }
 
   /**
@@ -218,7 +241,7 @@ export class DocSockets {
     for (const e of entries) {
       if (e.engine !== 'yjs' || e.data.length === 0) continue;
       withEntry.add(e.doc);
-      this.broadcast(e.doc, updateFrame(e.data), this.origin, 'yjs');
+      this.broadcast(e.doc, updateFrame(e.data), this.origin);
     }
     for (const doc of docs) {
       const sockets = this.socketsOf(doc);
@@ -231,7 +254,7 @@ export class DocSockets {
         yjs ||= info.engine === 'yjs';
       }
       // Changed without an update to relay (a state transfer): the whole state, rare enough.
-      if (yjs && !withEntry.has(doc)) this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))), undefined, 'yjs');
+      if (yjs && !withEntry.has(doc)) this.broadcast(doc, updateFrame(this.host.diff(doc, new Uint8Array([0]))));
     }
   }
 
@@ -240,7 +263,7 @@ export class DocSockets {
    * may send none), then the sync state learns the rest and the answer goes back. Changes
    * whose dependencies the member lacks are left to the protocol, which asks for them.
    */
-  private async receiveSync(ws: WebSocket, info: SocketInfo, doc: DocKey, message: Uint8Array): Promise<void> {
+  private async receiveSync(ws: WebSocket, info: SocketInfo, doc: DocKey, message: Uint8Array, seq: number): Promise<void> {
     let changes: Uint8Array | null;
     try {
       changes = syncChanges(message);
@@ -250,7 +273,7 @@ export class DocSockets {
     }
     if (changes) {
       if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: changes are refused');
-      if (!(await this.write(ws, info, changes))) return;
+      if (!(await this.write(ws, info, changes, seq))) return;
     }
     try {
       this.syncStates.set(ws, this.host.automerge(doc, (e) => e.syncReceive(this.syncState(ws, info), message)));
@@ -291,21 +314,32 @@ export class DocSockets {
     }
   }
 
-  private async receiveUpdate(ws: WebSocket, info: SocketInfo, update: Uint8Array): Promise<void> {
+  private async receiveUpdate(ws: WebSocket, info: SocketInfo, update: Uint8Array, seq: number): Promise<void> {
     if (bytesEqual(update, EMPTY_UPDATE)) return;
     if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: updates are refused');
-    await this.write(ws, info, update);
+    await this.write(ws, info, update, seq);
   }
 
   /**
-   * Writes a socket's update; false when the socket was closed for it. An update building on
-   * what the member lacks is not an error: Yjs asks for it with a step 1, Automerge's sync
-   * protocol on its own.
+   * Writes a socket's update, and acknowledges it to a client of the extension; false when the
+   * socket was closed for it. An update building on what the member lacks is not an error:
+   * Yjs asks for it with a step 1, Automerge's sync protocol on its own; it is not acknowledged.
    */
-  private async write(ws: WebSocket, info: SocketInfo, update: Uint8Array): Promise<boolean> {
+  private async write(ws: WebSocket, info: SocketInfo, update: Uint8Array, seq: number): Promise<boolean> {
     this.origin = ws;
     try {
       this.host.write(info, info.engine, update);
+      // Taken now, before anything else commits; sent once the commit is durable (the output gate).
+      if (info.ext) {
+        void this.host.ackToken().then(
+          (token) => send(ws, JSON.stringify({ type: 'ack', seq, token })),
+          (e: unknown) => {
+            // Stored but not acknowledged: the client resends on its next connection, and the write is idempotent.
+            console.error('DocSockets: no acknowledgement', e);
+            close(ws, CLOSE.internal, 'the update is stored but cannot be acknowledged: reconnect');
+          },
+        );
+      }
       return true;
     } catch (e) {
       if (e instanceof MissingDependenciesError) {
@@ -339,7 +373,7 @@ export class DocSockets {
    */
   private receiveAwareness(ws: WebSocket, info: SocketInfo, doc: DocKey, entries: readonly AwarenessEntry[]): void {
     // A read-only client's presence stays its own; the echo keeps its connection alive.
-    if (!info.write) return void ws.send(awarenessFrame(entries));
+    if (!info.write) return sendPresence(ws, info, entries);
     const { accepted, added } = this.tableOf(doc).apply(entries, Date.now());
     if (accepted.length === 0) return;
     const own = new Map(info.clients.map((c) => [c.clientID, c]));
@@ -351,9 +385,28 @@ export class DocSockets {
     }
     info.clients = fitAttachment([...own.values()]);
     this.keep(ws, info);
-    const frame = awarenessFrame(accepted);
-    this.broadcast(doc, frame);
-    this.host.forwardPresence(doc, frame);
+    this.relayPresence(doc, accepted);
+    this.host.forwardPresence(doc, awarenessFrame(accepted));
+  }
+
+  /** A text frame of the extension: presence, the only thing a client may send as text. */
+  private receiveText(ws: WebSocket, info: SocketInfo, doc: DocKey, data: string): void {
+    let entries: AwarenessEntry[];
+    try {
+      const m = JSON.parse(data) as { type?: unknown; update?: unknown };
+      const bytes = m.type === 'awareness' && typeof m.update === 'string' ? fromBase64(m.update) : undefined;
+      if (!bytes) throw new WireDecodeError('a text frame must be {"type":"awareness","update":<base64>}');
+      entries = readAwareness(bytes);
+    } catch (e) {
+      if (e instanceof SyntaxError || e instanceof WireDecodeError) return close(ws, CLOSE.protocol, `malformed frame: ${e.message}`);
+      throw e;
+    }
+    this.receiveAwareness(ws, info, doc, entries);
+  }
+
+  /** Presence to every socket of `doc` but `except`, in the form each one speaks. */
+  private relayPresence(doc: DocKey, entries: readonly AwarenessEntry[], except?: WebSocket): void {
+    for (const ws of this.socketsOf(doc)) if (ws !== except) sendPresence(ws, this.infoOf(ws)!, entries);
   }
 
   /** Every awareness state known for `doc`: this member's clients and other regions'. */
@@ -394,15 +447,42 @@ export class DocSockets {
     });
   }
 
-  private broadcast(doc: DocKey, frame: Uint8Array, except?: WebSocket, engine: EngineName = 'yjs'): void {
-    for (const ws of this.socketsOf(doc)) {
-      if (ws === except || this.infoOf(ws)!.engine !== engine) continue;
-      try {
-        ws.send(frame);
-      } catch {
-        // Closing or closed: its close handler cleans up.
-      }
-    }
+  /** A Yjs update frame to every Yjs socket of `doc` but `except`. */
+  private broadcast(doc: DocKey, frame: Uint8Array, except?: WebSocket): void {
+    for (const ws of this.socketsOf(doc)) if (ws !== except && this.infoOf(ws)!.engine === 'yjs') send(ws, frame);
+  }
+}
+
+/** Presence as `ws` speaks it: y-websocket's awareness frame, or the extension's text frame on Automerge; nothing for an Automerge client without it. */
+function sendPresence(ws: WebSocket, info: SocketInfo, entries: readonly AwarenessEntry[]): void {
+  if (info.engine === 'yjs') send(ws, awarenessFrame(entries));
+  else if (info.ext) send(ws, JSON.stringify({ type: 'awareness', update: toBase64(encodeAwareness(entries)) }));
+}
+
+/** Standard base64 (what a browser's `btoa` writes), in slices so that a large state does not overflow the call stack. */
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(s: string): Uint8Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(s);
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+function send(ws: WebSocket, data: string | Uint8Array): void {
+  try {
+    ws.send(data);
+  } catch {
+    // Closing or closed: its close handler cleans up.
   }
 }
 
