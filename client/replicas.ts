@@ -117,9 +117,14 @@ export class AutomergeReplica implements Replica {
     return bytes;
   }
 
-  /** Replaces the document by `next`, which descends from it (a sync step); persists what is new as remote. */
-  advance(next: AmDoc, origin: Origin = 'remote'): void {
+  /**
+   * Runs `step` on the document (a sync step, a load) and keeps what it returns, which
+   * descends from it; what is new is reported with `origin`. The heads are read first:
+   * Automerge outdates a document once another is derived from it.
+   */
+  advance(step: (doc: AmDoc) => AmDoc, origin: Origin = 'remote'): void {
     const before = A.getHeads(this.current);
+    const next = step(this.current);
     this.current = next;
     if (sameHeads(before, A.getHeads(next))) return;
     this.events.onChange(A.saveSince(next, before), origin);
@@ -127,11 +132,11 @@ export class AutomergeReplica implements Replica {
 
   applyStored(rows: readonly Uint8Array[]): void {
     if (rows.length === 0) return;
-    this.advance(A.loadIncremental(this.current, concat(rows)), 'store');
+    this.advance((d) => A.loadIncremental(d, concat(rows)), 'store');
   }
 
   applyRemote(bytes: Uint8Array): void {
-    this.advance(A.loadIncremental(this.current, bytes), 'remote');
+    this.advance((d) => A.loadIncremental(d, bytes), 'remote');
   }
 
   value(): JsonObject {

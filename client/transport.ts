@@ -182,10 +182,12 @@ export class AutomergeProtocol extends Protocol {
   }
 
   onBinary(bytes: Uint8Array): void {
-    const [next, state] = A.receiveSyncMessage(this.replica.doc, this.state, bytes);
-    this.state = state;
-    this.replica.advance(next, 'remote');
-    this.host.saveSyncState(A.encodeSyncState(state));
+    this.replica.advance((doc) => {
+      const [next, state] = A.receiveSyncMessage(doc, this.state, bytes);
+      this.state = state;
+      return next;
+    }, 'remote');
+    this.host.saveSyncState(A.encodeSyncState(this.state));
     this.flush();
   }
 
@@ -198,10 +200,19 @@ export class AutomergeProtocol extends Protocol {
       const changes = A.decodeSyncMessage(message).changes;
       let covers: string[] | undefined;
       if (changes.length > 0) {
-        const hashes = new Set(changes.map((c) => A.decodeChange(c).hash));
+        const hashes = new Set<string>();
+        let whole = false;
+        for (const c of changes) {
+          try {
+            hashes.add(A.decodeChange(c).hash);
+          } catch {
+            // Not a change chunk: Automerge sends a peer that has nothing the whole document, every change included.
+            whole = true;
+          }
+        }
         covers = this.host.pendingKeys().filter((k) => {
           const h = this.host.pendingHash(k);
-          return h !== undefined && hashes.has(h);
+          return whole || (h !== undefined && hashes.has(h));
         });
       }
       this.sendBinary(message, covers);
