@@ -38,9 +38,10 @@ const say = (msg) => process.stderr.write(`build-client: ${msg}\n`);
 
 /** The file of `@automerge/automerge`'s entry that embeds its wasm module as base64. */
 function automergeBase64Entry() {
+  // The package's exports hide package.json; its wasm subpath resolves inside dist/.
   const require = createRequire(join(ROOT, 'package.json'));
-  const pkgDir = dirname(require.resolve('@automerge/automerge/package.json'));
-  const file = join(pkgDir, 'dist', 'mjs', 'entrypoints', 'fullfat_base64.js');
+  const wasm = require.resolve('@automerge/automerge/automerge.wasm');
+  const file = join(dirname(wasm), 'mjs', 'entrypoints', 'fullfat_base64.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: the @automerge/automerge package changed its layout`);
   return file;
 }
@@ -84,6 +85,7 @@ async function main() {
     target: 'es2022',
     minify: true,
     sourcemap: 'linked',
+    sourcesContent: false,
     legalComments: 'none',
     outfile: OUT_FILE,
     write: false,

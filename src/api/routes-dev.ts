@@ -40,6 +40,9 @@ export interface DevToken {
   readonly scope: 'write';
   /** Seconds since the epoch, the token's `exp`. */
   readonly expiresAt: number;
+  /** The deployment's regions and primary, for the demo's region picker. */
+  readonly regions: readonly string[];
+  readonly primary: string;
 }
 
 /** Registers the development routes on `app` (after the `configured` middleware). */
@@ -61,7 +64,8 @@ export function devRoutes(app: Hono<AppEnv>): void {
     })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .sign(secret);
-    const body: DevToken = { token, ns: DEV_NAMESPACE, scope: 'write', expiresAt };
+    const { regions, primary } = c.get('config');
+    const body: DevToken = { token, ns: DEV_NAMESPACE, scope: 'write', expiresAt, regions, primary };
     return c.json(body, 200, { 'Cache-Control': 'no-store' });
   });
   app.all(DEV_TOKEN_PATH, devOnly, (c) => {

@@ -16,6 +16,8 @@ interface DevTokenBody {
   ns: string;
   scope: string;
   expiresAt: number;
+  regions: string[];
+  primary: string;
 }
 
 async function devToken(): Promise<DevTokenBody> {
@@ -34,7 +36,7 @@ describe('GET /v1/dev/token in the test configuration', () => {
     const before = Math.floor(Date.now() / 1000);
     const body = await devToken();
     const after = Math.floor(Date.now() / 1000);
-    expect(body).toMatchObject({ ns: 'demo', scope: 'write' });
+    expect(body).toMatchObject({ ns: 'demo', scope: 'write', regions: ['wnam', 'weur', 'apac'], primary: 'wnam' });
     const claims = decodeJwt(body.token);
     expect(claims).toMatchObject({ ns: 'demo', scope: 'write' });
     expect(claims.exp).toBe(body.expiresAt);
