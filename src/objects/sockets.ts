@@ -315,7 +315,11 @@ export class DocSockets {
   }
 
   private async receiveUpdate(ws: WebSocket, info: SocketInfo, update: Uint8Array, seq: number): Promise<void> {
-    if (bytesEqual(update, EMPTY_UPDATE)) return;
+    if (bytesEqual(update, EMPTY_UPDATE)) {
+      // Nothing to store; a client resending after a lost ack still needs its answer.
+      if (info.write) this.ack(ws, info, seq);
+      return;
+    }
     if (!info.write) return close(ws, CLOSE.policy, 'this token is read-only: updates are refused');
     await this.write(ws, info, update, seq);
   }
@@ -329,17 +333,7 @@ export class DocSockets {
     this.origin = ws;
     try {
       this.host.write(info, info.engine, update);
-      // Taken now, before anything else commits; sent once the commit is durable (the output gate).
-      if (info.ext) {
-        void this.host.ackToken().then(
-          (token) => send(ws, JSON.stringify({ type: 'ack', seq, token })),
-          (e: unknown) => {
-            // Stored but not acknowledged: the client resends on its next connection, and the write is idempotent.
-            console.error('DocSockets: no acknowledgement', e);
-            close(ws, CLOSE.internal, 'the update is stored but cannot be acknowledged: reconnect');
-          },
-        );
-      }
+      this.ack(ws, info, seq);
       return true;
     } catch (e) {
       if (e instanceof MissingDependenciesError) {
@@ -387,6 +381,23 @@ export class DocSockets {
     this.keep(ws, info);
     this.relayPresence(doc, accepted);
     this.host.forwardPresence(doc, awarenessFrame(accepted));
+  }
+
+  /**
+   * With the extension: tells the client its `seq`-th frame is durable. The token is taken now,
+   * before anything else commits; the runtime sends the frame only once the commit is durable
+   * (the output gate). An update the member already had is acknowledged like a new one.
+   */
+  private ack(ws: WebSocket, info: SocketInfo, seq: number): void {
+    if (!info.ext) return;
+    void this.host.ackToken().then(
+      (token) => send(ws, JSON.stringify({ type: 'ack', seq, token })),
+      (e: unknown) => {
+        // Stored but not acknowledged: the client resends on its next connection, and the write is idempotent.
+        console.error('DocSockets: no acknowledgement', e);
+        close(ws, CLOSE.internal, 'the update is stored but cannot be acknowledged: reconnect');
+      },
+    );
   }
 
   /** A text frame of the extension: presence, the only thing a client may send as text. */

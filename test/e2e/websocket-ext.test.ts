@@ -103,6 +103,24 @@ describe('the Concord extension of the WebSocket route (ext=concord)', () => {
     expect(body).toMatchObject({ text: 'hello world' });
   });
 
+  it('acknowledges an update the member already had, and an empty step 2, so that a client resending after a lost ack is not left pending', async () => {
+    const s = await open(`/v1/${NS}/ws/resent?region=weur&ext=concord&token=${write}`);
+    const doc = new Y.Doc();
+    doc.getText('text').insert(0, 'once');
+    const update = Y.encodeStateAsUpdate(doc);
+    s.ws.send(syncFrame(2, update));
+    s.ws.send(syncFrame(2, update));
+    s.ws.send(syncFrame(1, new Uint8Array([0, 0])));
+    await eventually('three acks', 15_000, () => (acks(s).length === 3 ? true : undefined));
+    expect(acks(s).map((a) => a.seq).sort()).toEqual([1, 2, 3]);
+    // A read-only socket sends empty step 2s too (a stock provider with nothing new): no ack, no close.
+    const r = await open(`/v1/${NS}/ws/resent?region=weur&ext=concord&token=${read}`);
+    r.ws.send(syncFrame(1, new Uint8Array([0, 0])));
+    r.ws.send(syncFrame(0, new Uint8Array([0])));
+    await eventually('the step 2', 15_000, () => (r.binary.some((b) => b[0] === 0 && b[1] === 1) ? true : undefined));
+    expect(acks(r)).toEqual([]);
+  });
+
   it('sends no text frame to a client that did not ask for the extension, and refuses an unknown extension', async () => {
     const plain = await open(`/v1/${NS}/ws/plain?region=wnam&token=${write}`);
     const doc = new Y.Doc();
