@@ -106,6 +106,7 @@ describe('the demo page, as npm start serves it', () => {
       const [a, b] = [await newPage(context), await newPage(context)];
       await a.goto(`${dev.url}/?room=${r}`);
       await b.goto(`${dev.url}/?room=${r}&region=apac`);
+      await waitUntil(b, 'the second window ready', () => document.body.dataset['ready'] === 'true', null);
       await b.locator('#name').fill('Bea');
       await b.locator('#name').dispatchEvent('change');
       await waitUntil(a, 'Bea present in the first window', () => [...document.querySelectorAll('#people li')].some((e) => e.textContent === 'Bea · apac'), null);
