@@ -114,7 +114,16 @@ async function main() {
   try {
     sdk = await import('/assets/concord.js');
   } catch (e) {
-    showError(`The SDK bundle /assets/concord.js did not load (${e.message}). It is built from client/ by scripts/build-client.mjs, which wrangler runs before it serves; run npm run build:client and reload.`);
+    // scripts/build-client.mjs leaves its error here when client/ does not compile.
+    const why = await fetch('/assets/build-error.txt', { cache: 'no-store' })
+      .then((r) => (r.ok ? r.text() : ''))
+      .catch(() => '');
+    showError(
+      why
+        ? `The SDK bundle did not build: ${why}`
+        : `The SDK bundle /assets/concord.js did not load (${e.message}). It is built from client/ by scripts/build-client.mjs, which wrangler runs before it serves; run npm run build:client and reload.`,
+    );
+    $('error').style.whiteSpace = 'pre-wrap';
     setStatus({ state: 'offline', pending: 0, error: new Error('no SDK') });
     return;
   }

@@ -20,6 +20,11 @@
  *   change is not rewritten (no needless reload of the servers already watching it).
  * - Until `client/index.ts` exists, nothing is built: it says so and exits 0, and the demo
  *   page reports that the SDK bundle is missing.
+ * - A client/ that does not compile (someone is in the middle of an edit) does not stop the
+ *   server: the API does not depend on the demo's bundle. The error is printed, the old
+ *   bundle is removed (a demo silently running stale SDK code would mislead), and the error
+ *   is written to `public/assets/build-error.txt`, which the demo page shows instead. The
+ *   script still exits 0, so check wrangler's output (or the page) after a failed build.
  *
  * Usage: `node scripts/build-client.mjs` (`npm run build:client`).
  */
@@ -33,6 +38,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = join(ROOT, 'client', 'index.ts');
 const OUT_DIR = join(ROOT, 'public', 'assets');
 const OUT_FILE = join(OUT_DIR, 'concord.js');
+const ERROR_FILE = join(OUT_DIR, 'build-error.txt');
 
 const say = (msg) => process.stderr.write(`build-client: ${msg}\n`);
 
@@ -77,7 +83,9 @@ async function main() {
     return;
   }
   const started = Date.now();
-  const result = await build({
+  let result;
+  try {
+    result = await build({
     entryPoints: [ENTRY],
     bundle: true,
     format: 'esm',
@@ -89,18 +97,28 @@ async function main() {
     legalComments: 'none',
     outfile: OUT_FILE,
     write: false,
-    logLevel: 'warning',
+    logLevel: 'silent',
     plugins: [automergeInBrowser(automergeBase64Entry())],
     // A browser has no process; some dependencies test it.
     define: { 'process.env.NODE_ENV': '"production"' },
-  });
+    });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    mkdirSync(OUT_DIR, { recursive: true });
+    writeAtomic(ERROR_FILE, Buffer.from(`${new Date().toISOString()}: the SDK bundle did not build from client/:\n${message}\n`));
+    for (const f of [OUT_FILE, `${OUT_FILE}.map`]) rmSync(f, { force: true });
+    say(`ERROR: client/ does not build, so the demo page has no SDK (the API is served all the same):\n${message}`);
+    return;
+  }
   mkdirSync(OUT_DIR, { recursive: true });
   const written = [];
   for (const f of result.outputFiles) {
     if (writeAtomic(f.path, Buffer.from(f.contents))) written.push(relative(ROOT, f.path));
   }
+  rmSync(ERROR_FILE, { force: true });
   const size = result.outputFiles.find((f) => f.path === OUT_FILE)?.contents.length ?? 0;
   say(`${relative(ROOT, OUT_FILE)} ${(size / 1024).toFixed(0)} KiB in ${Date.now() - started} ms${written.length ? '' : ' (unchanged)'}`);
+  for (const w of result.warnings) say(`warning: ${w.text}${w.location ? ` (${w.location.file}:${w.location.line})` : ''}`);
 }
 
 main().catch((e) => {

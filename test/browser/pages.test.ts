@@ -234,3 +234,37 @@ describe('the dashboard, as npm run start:test serves it', () => {
     }
   });
 });
+
+describe('the demo page where the development route is off (as deployed)', () => {
+  let dev: WranglerDev;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [dev, browser] = await Promise.all([startWrangler({ vars: { DEV_TOKENS: 'off' } }), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  it('gets no token, says how to give one, and still edits locally', async () => {
+    const res = await fetch(`${dev.url}/v1/dev/token`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ type: 'https://concord.dev/problems/route-not-found' });
+    const context = await browser.newContext();
+    try {
+      const page = await newPage(context);
+      await page.goto(`${dev.url}/?room=${room()}`);
+      await waitUntil(page, 'the page to be ready', () => document.body.dataset['ready'] === 'true', null);
+      await waitUntil(page, 'the missing-token notice', () => !document.getElementById('info')!.hidden, null);
+      expect(await page.locator('#info').textContent()).toContain('this server hands out no development token');
+      expect(await page.locator('#info').textContent()).toContain('/#token=<JWT>');
+      await page.locator('#todo-input').fill('local only');
+      await page.locator('#todo-add').click();
+      await waitUntil(page, 'the local to-do', () => document.querySelector('#todos li .text')?.textContent === 'local only', null);
+      await screenshot(page, 'demo-no-dev-token');
+    } finally {
+      await context.close();
+    }
+  });
+});
