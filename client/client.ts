@@ -2,11 +2,16 @@
  * `ConcordClient`: the offline-first SDK's entry point. One per tab (or per Node process);
  * every client of an origin shares one IndexedDB store, and a BroadcastChannel tells the
  * others when a document's rows changed.
+ *
+ * The class here takes the engines it can open (`ClientEngine`s) and imports neither engine;
+ * each entry (`index.ts`: both, `yjs.ts`, `automerge.ts`: one) subclasses it with its engines,
+ * so a bundle holds only the engines its entry registers.
  */
 import type { BackoffOptions } from './backoff.js';
 import type { ClientCore, WebSocketCtor } from './core.js';
-import { AuthError } from './errors.js';
+import { AuthError, EngineUnavailableError } from './errors.js';
 import { DocHandle, problem, type SyncState } from './handle.js';
+import type { ClientEngine } from './replicas.js';
 import { docId, type EngineName, Store } from './store.js';
 
 export interface ConcordClientOptions {
@@ -57,8 +62,11 @@ export interface DocOptions<E extends EngineName> {
 
 const ORDER: Record<SyncState, number> = { offline: 0, connecting: 1, syncing: 2, synced: 3 };
 
-export class ConcordClient implements ClientCore {
+/** A client that can open documents of the engines `E`; the entries export it with their engines registered. */
+export class ConcordClientBase<E extends EngineName = EngineName> implements ClientCore {
   readonly url: string;
+  /** The engines this client can open documents of. */
+  readonly engines: readonly E[];
   readonly region: string | undefined;
   readonly WebSocket: WebSocketCtor | undefined;
   readonly random: () => number;
@@ -78,6 +86,7 @@ export class ConcordClient implements ClientCore {
   private readonly onError: (e: unknown) => void;
   private readonly store: Promise<Store>;
   private readonly channel: BroadcastChannel | undefined;
+  private readonly impls = new Map<string, ClientEngine<E>>();
   private readonly handles = new Map<string, DocHandle>();
   private readonly attempts = new Map<DocHandle, number>();
   private readonly statusListeners = new Set<(s: Status) => void>();
@@ -85,7 +94,9 @@ export class ConcordClient implements ClientCore {
   private isOnline: boolean;
   private closed = false;
 
-  constructor(opts: ConcordClientOptions) {
+  constructor(opts: ConcordClientOptions, engines: readonly ClientEngine<E>[]) {
+    for (const e of engines) this.impls.set(e.name, e);
+    this.engines = [...this.impls.keys()] as E[];
     this.url = opts.url.replace(/\/+$/, '');
     this.token = opts.token;
     this.region = opts.region;
@@ -128,23 +139,27 @@ export class ConcordClient implements ClientCore {
   /**
    * Opens (or returns the open) handle of a document. Edits apply at once; `handle.ready`
    * resolves once what IndexedDB holds for it is loaded.
+   *
+   * @throws EngineUnavailableError when this client was not built with `opts.engine`.
    */
-  doc<E extends EngineName>(ns: string, key: string, opts: DocOptions<E>): DocHandle<E> {
+  doc<K extends E>(ns: string, key: string, opts: DocOptions<K>): DocHandle<K> {
     if (this.closed) throw new Error('this ConcordClient is closed');
+    const impl = this.impls.get(opts.engine) as ClientEngine<K> | undefined;
+    if (!impl) throw new EngineUnavailableError(String(opts.engine), this.engines);
     const id = docId(ns, key);
     const open = this.handles.get(id);
     if (open) {
       if (open.engine !== opts.engine) throw new TypeError(`${ns}/${key} is open as a ${open.engine} document`);
-      return open as DocHandle<E>;
+      return open as DocHandle<K>;
     }
-    const h = new DocHandle<E>(this, ns, key, opts.engine, this.store, id);
+    const h = new DocHandle<K>(this, ns, key, impl, this.store, id);
     this.handles.set(id, h);
     this.changed();
     return h;
   }
 
-  /** `doc()`, resolved once loaded from IndexedDB. */
-  async open<E extends EngineName>(ns: string, key: string, opts: DocOptions<E>): Promise<DocHandle<E>> {
+  /** `doc()`, resolved once loaded from IndexedDB. Rejects with EngineUnavailableError as `doc()` throws it. */
+  async open<K extends E>(ns: string, key: string, opts: DocOptions<K>): Promise<DocHandle<K>> {
     const h = this.doc(ns, key, opts);
     await h.ready;
     return h;

@@ -40,3 +40,23 @@ export class ConcordHttpError extends Error {
 export class EngineMismatchError extends Error {
   override readonly name = 'EngineMismatchError';
 }
+
+/**
+ * `client.doc()` / `client.open()` asked for an engine this entry of the SDK was not built
+ * with: `concord/client/yjs` opens Yjs documents only, `concord/client/automerge` Automerge
+ * only, `concord/client` both. Thrown before anything is stored or sent.
+ */
+export class EngineUnavailableError extends Error {
+  override readonly name = 'EngineUnavailableError';
+  constructor(
+    /** The engine asked for. */
+    readonly engine: string,
+    /** The engines this client can open. */
+    readonly available: readonly string[],
+  ) {
+    super(
+      `this ConcordClient cannot open ${JSON.stringify(engine)} documents: it was built with ${available.map((e) => JSON.stringify(e)).join(' and ') || 'no engine'}` +
+        ` (import ConcordClient from 'concord/client' for both engines, or from 'concord/client/${engine === 'yjs' ? 'yjs' : 'automerge'}')`,
+    );
+  }
+}

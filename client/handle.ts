@@ -1,18 +1,21 @@
 /**
  * A document handle: the local replica (Automerge or Yjs), its rows in the shared store, its
  * outbox, its presence, and the loop that syncs it with the server (WebSocket, else HTTP).
+ * Engine-specific code is reached through the handle's `ClientEngine` and its `Replica`:
+ * this file imports neither engine (types only).
  */
-import * as A from '@automerge/automerge';
 import { Awareness } from 'y-protocols/awareness';
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import type { JsonObject } from '../src/core/json.js';
 import { backoffDelay } from './backoff.js';
 import { randomId, toBase64Url } from './bytes.js';
 import type { ClientCore, Consistency } from './core.js';
 import { AuthError, ConcordHttpError, EngineMismatchError, OfflineError } from './errors.js';
-import { type AmDoc, AutomergeReplica, changeHash, mergeRows, type Origin, type Replica, YjsReplica } from './replicas.js';
+import type { AmDoc, AutomergeReplica } from './engine-automerge.js';
+import type { YjsReplica } from './engine-yjs.js';
+import type { ClientEngine, Origin, Replica } from './replicas.js';
 import type { EngineName, Store } from './store.js';
-import { AutomergeProtocol, type Protocol, type ProtocolHost, type SocketLike, YjsProtocol } from './transport.js';
+import type { Protocol, ProtocolHost, SocketLike } from './transport.js';
 
 export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
 
@@ -47,6 +50,7 @@ class Wake {
 
 export class DocHandle<E extends EngineName = EngineName> implements ProtocolHost {
   readonly id: string;
+  readonly engine: E;
   readonly presence: Awareness;
   /** Resolves once the document is loaded from IndexedDB (edits made before are kept too). */
   readonly ready: Promise<void>;
@@ -80,15 +84,16 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
     private readonly core: ClientCore,
     readonly ns: string,
     readonly key: string,
-    readonly engine: E,
+    private readonly impl: ClientEngine<E>,
     private readonly store: Promise<Store>,
     id: string,
   ) {
     this.id = id;
+    this.engine = impl.name;
     const events = { onChange: (data: Uint8Array, origin: Origin) => this.onReplicaChange(data, origin) };
-    this.replica = engine === 'yjs' ? new YjsReplica(events) : new AutomergeReplica(events);
-    // Presence needs a client id: the Y.Doc's for Yjs, a Y.Doc of its own for Automerge.
-    this.presence = new Awareness(this.replica instanceof YjsReplica ? this.replica.ydoc : new Y.Doc());
+    this.replica = impl.replica(events);
+    // Presence needs a client id: the Y.Doc's for Yjs, a stand-in's for Automerge (see engine-automerge.ts).
+    this.presence = new Awareness(this.replica.presenceDoc);
     this.presence.on('update', this.onPresence);
     this.ready = this.load();
     this.ready.then(
@@ -104,20 +109,20 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
 
   /** The Y.Doc of a Yjs handle: edit it with Yjs' own API; every transaction is saved and synced. */
   get ydoc(): E extends 'yjs' ? Y.Doc : never {
-    if (!(this.replica instanceof YjsReplica)) throw new TypeError('ydoc: this is an Automerge document; use change()');
-    return this.replica.ydoc as E extends 'yjs' ? Y.Doc : never;
+    if (this.replica.engine !== 'yjs') throw new TypeError('ydoc: this is an Automerge document; use change()');
+    return (this.replica as YjsReplica).ydoc as E extends 'yjs' ? Y.Doc : never;
   }
 
   /** The Automerge document of an Automerge handle (read-only; change it with change()). */
   get doc(): E extends 'automerge' ? AmDoc : never {
-    if (!(this.replica instanceof AutomergeReplica)) throw new TypeError('doc: this is a Yjs document; use ydoc');
-    return this.replica.doc as E extends 'automerge' ? AmDoc : never;
+    if (this.replica.engine !== 'automerge') throw new TypeError('doc: this is a Yjs document; use ydoc');
+    return (this.replica as AutomergeReplica).doc as E extends 'automerge' ? AmDoc : never;
   }
 
   /** One Automerge change, applied at once, saved, and synced when online. */
   change(fn: (doc: AmDoc) => void): void {
-    if (!(this.replica instanceof AutomergeReplica)) throw new TypeError('change(): this is a Yjs document; edit handle.ydoc');
-    this.replica.change(fn);
+    if (this.replica.engine !== 'automerge') throw new TypeError('change(): this is a Yjs document; edit handle.ydoc');
+    (this.replica as AutomergeReplica).change(fn);
   }
 
   /** The local JSON view (rendered as the server renders it). */
@@ -212,7 +217,7 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
       this.replica.applyStored(fresh.map((r) => r.data));
       const inStore = new Set(outbox.map((r) => r.key));
       for (const row of outbox) {
-        if (!this.pending.has(row.key) && !this.acked.has(row.key)) this.pending.set(row.key, this.engine === 'automerge' ? changeHash(row.data) : '');
+        if (!this.pending.has(row.key) && !this.acked.has(row.key)) this.pending.set(row.key, this.replica.changeHash(row.data));
       }
       // Keys another tab saw acknowledged (gone from the store), unless this handle wrote them and their row is still on its way.
       for (const k of this.pending.keys()) if (!inStore.has(k) && !this.inflight.has(k)) this.pending.delete(k);
@@ -227,7 +232,7 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
     if (origin !== 'store') {
       const outboxKey = origin === 'local' ? randomId() : undefined;
       if (outboxKey !== undefined) {
-        this.pending.set(outboxKey, this.engine === 'automerge' ? changeHash(data) : '');
+        this.pending.set(outboxKey, this.replica.changeHash(data));
         this.inflight.add(outboxKey);
       }
       void this.store
@@ -258,8 +263,8 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
   async compact(): Promise<number[]> {
     this.appendsSinceCompaction = 0;
     const store = await this.store;
-    const engine = this.engine;
-    const done = await store.compact(this.id, (rows) => mergeRows(engine, rows));
+    const impl = this.impl;
+    const done = await store.compact(this.id, (rows) => impl.mergeRows(rows));
     if (!done) return [];
     this.core.broadcast(this.id);
     return done.merged;
@@ -413,10 +418,7 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
       }
       ws.binaryType = 'arraybuffer';
       this.socket = ws;
-      const protocol: Protocol =
-        this.replica instanceof YjsReplica
-          ? new YjsProtocol(ws, this, this.replica)
-          : new AutomergeProtocol(ws, this, this.replica as AutomergeReplica, this.amSyncState ? A.decodeSyncState(this.amSyncState) : A.initSyncState());
+      const protocol: Protocol = this.replica.protocol(ws, this, this.amSyncState);
       ws.onopen = () => {
         opened = true;
         this.protocol = protocol;

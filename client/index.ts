@@ -1,11 +1,18 @@
 /**
- * Concord's offline-first client SDK (`concord/client`). See client/README.md.
+ * Concord's offline-first client SDK (`concord/client`), both engines. See client/README.md.
+ * An application that uses one engine imports `concord/client/yjs` or
+ * `concord/client/automerge` instead, and bundles that engine alone.
  */
-export { ConcordClient, type ConcordClientOptions, type DocOptions, type Status } from './client.js';
-export { DocHandle, type ChangeEvent, type SyncState } from './handle.js';
-export type { Consistency, WebSocketCtor } from './core.js';
-export { AuthError, ConcordHttpError, EngineMismatchError, OfflineError } from './errors.js';
-export { backoffCeiling, backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-export type { Origin } from './replicas.js';
-export type { EngineName } from './store.js';
+import { ConcordClientBase, type ConcordClientOptions } from './client.js';
+import { automergeEngine } from './engine-automerge.js';
+import { yjsEngine } from './engine-yjs.js';
+import type { EngineName } from './store.js';
 
+export * from './common.js';
+
+/** A client that opens Automerge and Yjs documents. */
+export class ConcordClient extends ConcordClientBase<EngineName> {
+  constructor(opts: ConcordClientOptions) {
+    super(opts, [automergeEngine, yjsEngine]);
+  }
+}
