@@ -40,6 +40,7 @@ function pair() {
   return {
     server,
     doc: () => doc,
+    theirHeads: () => clientState.theirHeads,
     change: (f: (d: Record<string, unknown>) => void) => {
       doc = A.change(doc, f);
       clientSend();
@@ -73,6 +74,19 @@ describe('Automerge sync protocol on the engine', () => {
     p.serverSend();
     expect(p.pump()).toBeLessThan(20);
     expect(A.toJS(p.doc())).toEqual({ east: 2, west: 1 });
+  });
+
+  it('once a message\'s changes are written, the answer tells the client the engine has them (its heads), so the client knows it is in sync', () => {
+    const p = pair();
+    p.serverSend();
+    p.clientSend();
+    p.pump();
+    p.change((d) => {
+      d['west'] = 1;
+    });
+    p.pump();
+    // The client's view of the engine's heads: its own, once the engine has its change.
+    expect(p.theirHeads()).toEqual(A.getHeads(p.doc()));
   });
 
   it('syncReceive alone applies nothing: a message\'s changes must be written first', () => {

@@ -39,6 +39,21 @@ describe('client SDK over ext=concord', () => {
     expect(await res.json()).toEqual({ t: 'xxxxx' });
   });
 
+  it('Automerge: changes made before the first sync reach the member, and the client then counts itself synced with nothing pending', async () => {
+    const c = client('weur');
+    c.setOnline(false);
+    const h = await c.open(NS, 'am-synced', { engine: 'automerge' });
+    for (let i = 0; i < 20; i++) {
+      h.change((d) => {
+        d[`k${i}`] = i;
+      });
+    }
+    c.setOnline(true);
+    await eventually('synced with nothing pending', 20_000, () => (c.status.state === 'synced' && c.status.pending === 0 ? true : undefined));
+    const res = await fetch(`${dev.url}/v1/${NS}/docs/am-synced?region=weur`, { headers: { Authorization: `Bearer ${write}` } });
+    expect(Object.keys((await res.json()) as object)).toHaveLength(20);
+  });
+
   it('Automerge: presence over text frames reaches a client in another region', async () => {
     const a = await client('wnam').open(NS, 'am-presence', { engine: 'automerge' });
     const b = await client('weur').open(NS, 'am-presence', { engine: 'automerge' });

@@ -170,19 +170,24 @@ export class AutomergeEngine implements Engine {
   /**
    * Automerge's sync protocol, the receiving half: the peer's new sync state. The message's
    * changes are not applied here: the caller writes them through {@link applyUpdate} first,
-   * which checks them (see {@link syncChanges}).
+   * which checks them (see {@link syncChanges}); they count as received only once the
+   * document holds the sender's heads.
    * @throws InvalidUpdateError when `message` does not decode
    */
   syncReceive(state: A.SyncState, message: Uint8Array): A.SyncState {
-    let bare: Uint8Array;
+    let received: Uint8Array;
     try {
-      bare = A.encodeSyncMessage({ ...A.decodeSyncMessage(message), changes: [] });
+      const decoded = A.decodeSyncMessage(message);
+      // Once the document holds what the sender has (its changes were written), the whole
+      // message adds nothing, and it lets the protocol count them as received: the answer
+      // then announces the new heads, which tells the sender they arrived.
+      received = decoded.changes.length > 0 && A.hasHeads(this.doc, decoded.heads) ? message : A.encodeSyncMessage({ ...decoded, changes: [] });
     } catch (e) {
       throw new InvalidUpdateError('automerge', `sync message: ${e instanceof Error ? e.message : String(e)}`);
     }
     // Without changes the document's content stays as it was; so do the view and its staleness.
     const { stale, viewCache } = this;
-    const [next, out] = A.receiveSyncMessage(this.doc, state, bare);
+    const [next, out] = A.receiveSyncMessage(this.doc, state, received);
     this.doc = next;
     this.stale = stale;
     this.viewCache = viewCache;
