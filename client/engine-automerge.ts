@@ -136,8 +136,9 @@ export class AutomergeProtocol extends Protocol {
   /** Sends the sync message Automerge has for the member, if any; then checks whether both sides have the same heads. */
   flush(): void {
     if (!this.open) return;
-    const [state, message] = A.generateSyncMessage(this.replica.doc, this.state);
+    const [state, generated] = A.generateSyncMessage(this.replica.doc, this.state);
     this.state = state;
+    const message = generated && smaller(generated, this.replica.doc);
     if (message) {
       const changes = A.decodeSyncMessage(message).changes;
       let covers: string[] | undefined;
@@ -184,6 +185,24 @@ export class AutomergeProtocol extends Protocol {
     }
     awarenessProtocol.applyAwarenessUpdate(this.host.presence, bytes, AWARENESS_REMOTE);
   }
+}
+
+/** Changes in one sync message above this many bytes are weighed against the whole document. */
+const WEIGH_ABOVE_BYTES = 1024;
+
+/**
+ * The sync message, or the same message carrying the whole document instead of its changes
+ * when that is smaller. The protocol sends changes uncompressed, about a hundred bytes of
+ * header each, while a saved document is compressed: after many offline edits the whole
+ * document is often a fraction of them (the member loads either the same way).
+ */
+function smaller(message: Uint8Array, doc: A.Doc<unknown>): Uint8Array {
+  const decoded = A.decodeSyncMessage(message);
+  let bytes = 0;
+  for (const c of decoded.changes) bytes += c.length;
+  if (bytes <= WEIGH_ABOVE_BYTES) return message;
+  const whole = A.save(doc);
+  return whole.length < bytes ? A.encodeSyncMessage({ ...decoded, changes: [whole] }) : message;
 }
 
 /** Automerge for `ConcordClient`: Automerge replicas and sync, `save(loadIncremental(...))` compaction. */

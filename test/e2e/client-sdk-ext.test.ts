@@ -4,6 +4,7 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
+import * as A from '@automerge/automerge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ConcordClient, type WebSocketCtor } from '../../client/index.js';
@@ -52,6 +53,34 @@ describe('client SDK over ext=concord', () => {
     await eventually('synced with nothing pending', 20_000, () => (c.status.state === 'synced' && c.status.pending === 0 ? true : undefined));
     const res = await fetch(`${dev.url}/v1/${NS}/docs/am-synced?region=weur`, { headers: { Authorization: `Bearer ${write}` } });
     expect(Object.keys((await res.json()) as object)).toHaveLength(20);
+  });
+
+  it('Automerge: a reconnect after many offline changes sends no more than about the whole compressed document', async () => {
+    const c = client('apac');
+    const h = await c.open(NS, 'am-many', { engine: 'automerge' });
+    h.change((d) => {
+      d.text = '';
+    });
+    const type = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        h.change((d) => {
+          A.splice(d, ['text'], (d.text as string).length, 0, 'abcdefghij'[i % 10]!);
+        });
+      }
+    };
+    type(500);
+    await eventually('synced', 20_000, () => (c.status.state === 'synced' && c.status.pending === 0 ? true : undefined));
+    c.setOnline(false);
+    await eventually('offline', 10_000, () => (c.status.state === 'offline' ? true : undefined));
+    type(100);
+    const whole = A.save(h.doc).length;
+    const before = h.socketBytesSent;
+    c.setOnline(true);
+    await eventually('synced again', 20_000, () => (c.status.state === 'synced' && c.status.pending === 0 ? true : undefined));
+    // 100 changes one by one cost about 11 KB; the document they belong to, compressed, far less.
+    expect(h.socketBytesSent - before).toBeLessThan(2 * whole + 1024);
+    const res = await fetch(`${dev.url}/v1/${NS}/docs/am-many?region=apac`, { headers: { Authorization: `Bearer ${write}` } });
+    expect(((await res.json()) as { text: string }).text).toHaveLength(600);
   });
 
   it('Automerge: presence over text frames reaches a client in another region', async () => {
