@@ -217,7 +217,8 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
       this.replica.applyStored(fresh.map((r) => r.data));
       const inStore = new Set(outbox.map((r) => r.key));
       for (const row of outbox) {
-        if (!this.pending.has(row.key) && !this.acked.has(row.key)) this.pending.set(row.key, this.replica.changeHash(row.data));
+        // The hash stored with the row: decoding thousands of Automerge changes on every open costs more than the rest of it.
+        if (!this.pending.has(row.key) && !this.acked.has(row.key)) this.pending.set(row.key, row.hash ?? this.replica.changeHash(row.data));
       }
       // Keys another tab saw acknowledged (gone from the store), unless this handle wrote them and their row is still on its way.
       for (const k of this.pending.keys()) if (!inStore.has(k) && !this.inflight.has(k)) this.pending.delete(k);
@@ -231,19 +232,18 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
   private onReplicaChange(data: Uint8Array, origin: Origin): void {
     if (origin !== 'store') {
       const outboxKey = origin === 'local' ? randomId() : undefined;
+      const hash = outboxKey === undefined ? undefined : this.replica.changeHash(data);
       if (outboxKey !== undefined) {
-        this.pending.set(outboxKey, this.replica.changeHash(data));
+        this.pending.set(outboxKey, hash!);
         this.inflight.add(outboxKey);
       }
-      void this.store
-        .then(async (store) => {
-          const id = await store.append(this.id, data, outboxKey);
-          this.own.add(id);
-          if (outboxKey !== undefined) this.inflight.delete(outboxKey);
-          this.core.broadcast(this.id);
-          if (++this.appendsSinceCompaction >= this.core.compactEvery) await this.compact();
-        })
-        .catch((e: unknown) => this.core.report(e));
+      this.persist(async (store) => {
+        const id = await store.append(this.id, data, outboxKey, hash);
+        this.own.add(id);
+        if (outboxKey !== undefined) this.inflight.delete(outboxKey);
+        this.core.broadcast(this.id);
+        if (++this.appendsSinceCompaction >= this.core.compactEvery) await this.compact();
+      });
       if (outboxKey !== undefined) {
         if (this.protocol) this.protocol.onLocal(data, outboxKey);
         else this.wake.now();
@@ -285,10 +285,10 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
     const gone = keys.filter((k) => this.pending.delete(k));
     for (const k of gone) this.acked.add(k);
     if (gone.length > 0) {
-      void this.store
-        .then((s) => s.acknowledge(gone))
-        .then(() => this.core.broadcast(this.id))
-        .catch((e: unknown) => this.core.report(e));
+      this.persist(async (s) => {
+        await s.acknowledge(gone);
+        this.core.broadcast(this.id);
+      });
     }
     this.updateState();
   }
@@ -301,12 +301,31 @@ export class DocHandle<E extends EngineName = EngineName> implements ProtocolHos
 
   saveSyncState(state: Uint8Array): void {
     this.amSyncState = state;
-    void this.store.then((s) => s.updateMeta(this.id, { syncState: state })).catch((e: unknown) => this.core.report(e));
+    this.persist((s) => s.updateMeta(this.id, { syncState: state }));
   }
 
   private setToken(token: string): void {
     this.token = token;
-    void this.store.then((s) => s.updateMeta(this.id, { token })).catch((e: unknown) => this.core.report(e));
+    this.persist((s) => s.updateMeta(this.id, { token }));
+  }
+
+  /** Writes to the store that have not finished: the client waits for them before it closes the database. */
+  private readonly writes = new Set<Promise<void>>();
+
+  private persist(f: (store: Store) => Promise<unknown>): void {
+    const p: Promise<void> = this.store
+      .then(f)
+      .then(
+        () => undefined,
+        (e: unknown) => this.core.report(e),
+      )
+      .finally(() => this.writes.delete(p));
+    this.writes.add(p);
+  }
+
+  /** Resolves once every write this handle started has finished (those they start included). */
+  async settled(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes]);
   }
 
   private keepToken(res: Response): void {

@@ -41,6 +41,8 @@ export interface OutboxRow {
   data: Uint8Array;
   /** The log row holding the same update. */
   logId: number;
+  /** The update's change hash (Automerge; empty for Yjs), kept so that opening need not decode it. */
+  hash?: string;
 }
 
 export interface MetaRow {
@@ -99,11 +101,11 @@ export class Store {
    * Appends one update to `doc`'s log and, when `outboxKey` is given, to its outbox, in one
    * transaction. Resolves with the log row's id.
    */
-  async append(doc: string, data: Uint8Array, outboxKey?: string): Promise<number> {
+  async append(doc: string, data: Uint8Array, outboxKey?: string, hash?: string): Promise<number> {
     const tx = this.db.transaction(outboxKey === undefined ? ['log'] : ['log', 'outbox'], 'readwrite');
     tx.done.catch(() => {}); // a failed request aborts the transaction: the caller hears of it from that request
     const logId = await tx.objectStore('log').add({ doc, data });
-    if (outboxKey !== undefined) await tx.objectStore('outbox').add({ doc, key: outboxKey, data, logId });
+    if (outboxKey !== undefined) await tx.objectStore('outbox').add({ doc, key: outboxKey, data, logId, ...(hash !== undefined && { hash }) });
     await tx.done;
     return logId;
   }
