@@ -205,6 +205,8 @@ export class ConcordClientBase<E extends EngineName = EngineName> implements Cli
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.('online', this.onOnline);
     g.removeEventListener?.('offline', this.onOffline);
+    // An edit made just before close() is still being stored: closing the database first would lose it.
+    await Promise.all([...this.retiring]);
     try {
       (await this.store).close();
     } catch {
@@ -249,8 +251,13 @@ export class ConcordClientBase<E extends EngineName = EngineName> implements Cli
   forget(handle: DocHandle): void {
     if (this.handles.get(handle.id) === handle) this.handles.delete(handle.id);
     this.attempts.delete(handle);
+    const done: Promise<void> = handle.settled().finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
     this.changed();
   }
+
+  /** Closed handles whose writes are still going: the database stays open for them. */
+  private readonly retiring = new Set<Promise<void>>();
 
   report(e: unknown): void {
     this.onError(e);

@@ -67,6 +67,22 @@ describe('ConcordClient offline: the outbox, reload, tabs', () => {
     expect(b.status.pending).toBe(2);
   });
 
+  it('close() right after edits waits for them to be stored, compactions included: nothing is lost, nothing fails', async () => {
+    const idb = new IDBFactory();
+    const errors: unknown[] = [];
+    const a = client(idb, { compactEvery: 10, onError: (e) => errors.push(e) });
+    const h = await a.open('app', 'burst', { engine: 'automerge' });
+    for (let i = 0; i < 45; i++) {
+      h.change((d) => {
+        d[`k${i}`] = i;
+      });
+    }
+    await a.close();
+    expect(errors).toEqual([]);
+    const b = client(idb);
+    expect(Object.keys((await b.open('app', 'burst', { engine: 'automerge' })).value())).toHaveLength(45);
+  });
+
   it('a Yjs document reopens with its edits; the engine a document was stored with is kept', async () => {
     const idb = new IDBFactory();
     const a = client(idb);
