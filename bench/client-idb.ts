@@ -10,11 +10,10 @@
  * until they are stored; and `open()`, which opens the document afresh from IndexedDB and
  * answers the milliseconds until its whole content is readable, and that content's length.
  */
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { ROOT } from '../test/e2e/wrangler.js';
+import { automergeBase64, BROWSER_BUNDLE } from '../test/support/browser-bundle.js';
 
 export interface OpenTimes {
   readonly name: string;
@@ -142,24 +141,11 @@ export const SYSTEMS: readonly { name: string; what: string; source: (entry: { y
   },
 ];
 
-function automergeBase64(): Plugin {
-  const require = createRequire(join(ROOT, 'package.json'));
-  const file = join(dirname(require.resolve('@automerge/automerge/automerge.wasm')), 'mjs', 'entrypoints', 'fullfat_base64.js');
-  return { name: 'automerge-base64', setup: (b) => b.onResolve({ filter: /^@automerge\/automerge(\/slim)?$/ }, () => ({ path: file })) };
-}
-
 async function bundle(source: string): Promise<string> {
   const result = await build({
     stdin: { contents: source, resolveDir: ROOT, sourcefile: 'page.ts', loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    logLevel: 'error',
+    ...BROWSER_BUNDLE,
     plugins: [automergeBase64()],
-    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
   });
   return result.outputFiles[0]!.text;
 }

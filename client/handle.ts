@@ -8,7 +8,7 @@ import { Awareness } from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import type { JsonObject } from '../src/core/json.js';
 import { backoffDelay } from './backoff.js';
-import { randomId, toBase64Url } from './bytes.js';
+import { concat, randomId, toBase64Url } from './bytes.js';
 import type { ClientCore, Consistency } from './core.js';
 import { AuthError, ConcordHttpError, EngineMismatchError, OfflineError } from './errors.js';
 import type { AmDoc, AutomergeReplica } from './engine-automerge.js';
@@ -536,19 +536,8 @@ function toBytes(data: unknown): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (Array.isArray(data)) {
-    // ws with binaryType 'fragments'
-    const parts = data as Uint8Array[];
-    let n = 0;
-    for (const p of parts) n += p.length;
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
+  // ws with binaryType 'fragments'
+  if (Array.isArray(data)) return concat(data as Uint8Array[]);
   throw new TypeError('a binary frame of an unknown type');
 }
 

@@ -8,27 +8,14 @@
  *   yjs there, because y-protocols/awareness.js has `import * as Y from 'yjs'` for a JSDoc
  *   type; yjs is `sideEffects: false`, so the unused import is dropped (checked below).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { automergeBase64, BROWSER_BUNDLE } from '../support/browser-bundle.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-function automergeBase64(): Plugin {
-  const require = createRequire(join(ROOT, 'package.json'));
-  const file = join(dirname(require.resolve('@automerge/automerge/automerge.wasm')), 'mjs', 'entrypoints', 'fullfat_base64.js');
-  if (!existsSync(file)) throw new Error(`${file} is missing: the @automerge/automerge package changed its layout`);
-  return {
-    name: 'automerge-base64',
-    setup(b) {
-      b.onResolve({ filter: /^@automerge\/automerge(\/slim)?$/ }, () => ({ path: file }));
-    },
-  };
-}
 
 interface Bundle {
   /** Every module esbuild parsed (reachable through imports). */
@@ -44,17 +31,9 @@ async function bundle(entry: string): Promise<Bundle> {
   const result = await build({
     entryPoints: [join(ROOT, 'client', entry)],
     absWorkingDir: ROOT,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    legalComments: 'none',
-    write: false,
+    ...BROWSER_BUNDLE,
     metafile: true,
-    logLevel: 'error',
     plugins: [automergeBase64()],
-    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
   });
   const meta: Metafile = result.metafile;
   const [output] = Object.values(meta.outputs);
