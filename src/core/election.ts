@@ -1,0 +1,443 @@
+/**
+ * Leader election for one shard: Raft's rules for terms and votes, with the leader epoch as
+ * the term, pre-vote, majority leases for reads, and a clean handover to the preferred member
+ * (`PRIMARY_REGION`). Pure: time and randomness come in as arguments, and every call returns
+ * a {@link Step}: what to persist, then what to send. The caller must make `persist` durable
+ * before any message of that step leaves (a vote granted and then forgotten in a crash could
+ * be granted again to another candidate of the same epoch).
+ *
+ * The conversation (every message carries the sender's epoch):
+ * - `heartbeat` (leader → all, every `heartbeatMs`, numbered by `round`) → `heartbeat-reply`
+ *   (`ok` and the follower's applied vector). A follower that acknowledges a heartbeat grants
+ *   the leader a lease: it promises to vote for nobody for `leaseMs` of its own clock.
+ * - `pre-vote` at `epoch + 1` (a member that has not heard from a leader for its randomised
+ *   election timeout) → `pre-vote-reply`. Nothing changes at either side; a peer grants it only
+ *   when it has not heard from a leader for a lease itself and the candidate's applied vector
+ *   covers its own. Only with a majority does the candidate raise its epoch.
+ * - `vote` (the candidate, having voted for itself) → `vote-reply`. One vote per epoch per
+ *   member, only for a candidate whose applied vector covers the voter's, never while the
+ *   voter's lease promise holds.
+ * - `timeout-now` (leader → the preferred member): stand now. The leader has stopped taking
+ *   operations and dropped its lease, so the votes of this one election (`transfer`) may
+ *   disregard the lease granted to it.
+ *
+ * @remarks Why a new leader never acts while the old one may still answer from its lease:
+ * the old lease is held from a majority of acknowledgements of one round, each promising no
+ * vote until `leaseMs` after it arrived; the leader counts the lease from when it *sent* the
+ * round, for `leaseMs - maxClockDriftMs` of its own clock. Any electing majority contains one
+ * of those members, whose vote comes only after its promise, hence after the old lease ended
+ * as long as two clocks disagree by at most `maxClockDriftMs` over one lease. A restarted
+ * member forgets its promises, so it grants no vote (nor pre-vote) for one lease after it
+ * starts.
+ */
+import { UnavailableError } from './errors.js';
+import type { MemberId } from './ids.js';
+import type { Random } from './ports.js';
+import { majority } from './routing.js';
+import type { LeaderRole } from './strong.js';
+import { leq, type VersionVector } from './version-vector.js';
+
+export interface ElectionConfig {
+  readonly self: MemberId;
+  /** Every member of the shard, `self` included. */
+  readonly members: readonly MemberId[];
+  /** The member leadership returns to when it is healthy and caught up (none: no handover). */
+  readonly preferred?: MemberId | undefined;
+  /** How long a majority's acknowledgement lets the leader answer from its own state. */
+  readonly leaseMs: number;
+  /** The most two members' clocks may disagree about the length of one lease. */
+  readonly maxClockDriftMs: number;
+  /** Interval between heartbeat rounds; a quarter of the lease unless set. */
+  readonly heartbeatMs?: number;
+}
+
+/** What a member must keep across restarts, written before any message that depends on it. */
+export interface Durable {
+  readonly epoch: number;
+  readonly votedFor: MemberId | null;
+}
+
+/** Why a vote or pre-vote was refused. */
+export type Refusal = 'stale-epoch' | 'voted' | 'behind' | 'leader-lease' | 'restarting';
+
+export type ElectionMessage =
+  | { readonly type: 'pre-vote'; readonly epoch: number; readonly vv: VersionVector }
+  | { readonly type: 'pre-vote-reply'; readonly epoch: number; readonly granted: boolean; readonly reason?: Refusal; readonly current: number }
+  | { readonly type: 'vote'; readonly epoch: number; readonly vv: VersionVector; readonly transfer: boolean }
+  | { readonly type: 'vote-reply'; readonly epoch: number; readonly granted: boolean; readonly reason?: Refusal }
+  | { readonly type: 'heartbeat'; readonly epoch: number; readonly round: number }
+  | { readonly type: 'heartbeat-reply'; readonly epoch: number; readonly round: number; readonly ok: boolean; readonly vv: VersionVector }
+  | { readonly type: 'timeout-now'; readonly epoch: number };
+
+export interface Outbound {
+  readonly to: MemberId;
+  readonly message: ElectionMessage;
+}
+
+export type ElectionEvent =
+  | { readonly kind: 'elected'; readonly epoch: number }
+  | { readonly kind: 'stepped-down'; readonly epoch: number; readonly reason: 'higher-epoch' | 'lost-majority' }
+  | { readonly kind: 'voted'; readonly epoch: number; readonly for: MemberId }
+  | { readonly kind: 'handover'; readonly to: MemberId; readonly epoch: number };
+
+/** Persist `persist` (when present), then send `send`. `events` are for logs and stats. */
+export interface Step {
+  persist?: Durable;
+  send: Outbound[];
+  events: ElectionEvent[];
+}
+
+/** What the member is doing now, as the election sees it. */
+export interface Local {
+  /** The member's applied version vector. */
+  readonly vv: VersionVector;
+  /** A strong operation is under way (the leader does not hand over meanwhile). */
+  readonly busy?: boolean;
+}
+
+export type ElectionState = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/**
+ * This member is not the leader, or is handing over and takes no operations.
+ * @remarks Catch to forward to {@link leader} (when known) or answer 503 with `Retry-After`.
+ */
+export class NotLeaderError extends UnavailableError {
+  /** `name` stays `UnavailableError` (the edge maps it to 503); this tells the two apart. */
+  readonly notLeader = true;
+  constructor(readonly leader: MemberId | undefined, readonly epoch: number) {
+    super(leader ? `the leader of epoch ${epoch} is ${leader}` : `no leader is known at epoch ${epoch}`);
+  }
+}
+
+export class Election {
+  state: ElectionState = 'follower';
+  leader: MemberId | undefined;
+  /** The leader's lease ends here (its own clock); -Infinity when it holds none. */
+  leaseExpiry = -Infinity;
+  private current: Durable;
+  private readonly heartbeatMs: number;
+  /** Votes or pre-votes gathered in the election under way. */
+  private granted = new Set<MemberId>();
+  /** Before this, a restarted member grants nothing. */
+  private readonly quietUntil: number;
+  private lastLeaderContact: number;
+  private timeoutAt: number;
+  /** The lease this member granted as a follower. */
+  private promise: { readonly epoch: number; readonly until: number } | undefined;
+  // As leader:
+  private round = 0;
+  private readonly rounds = new Map<number, { readonly sentAt: number; readonly acks: Set<MemberId> }>();
+  private leaseFromRound = 0;
+  private nextHeartbeat = 0;
+  private lastMajority = -Infinity;
+  private transferUntil: number | undefined;
+  private preferredSince: number | undefined;
+  private preferredLastAck = -Infinity;
+  private preferredVV: VersionVector | undefined;
+
+  constructor(
+    private readonly config: ElectionConfig,
+    durable: Durable | undefined,
+    now: number,
+    private readonly random: Random,
+  ) {
+    if (!config.members.includes(config.self)) throw new Error(`${config.self} is not a member of its shard`);
+    if (!(config.maxClockDriftMs >= 0 && config.maxClockDriftMs < config.leaseMs)) throw new Error('maxClockDriftMs must be in [0, leaseMs)');
+    this.current = durable ?? { epoch: 0, votedFor: null };
+    this.heartbeatMs = config.heartbeatMs ?? config.leaseMs / 4;
+    // A member with no durable state never acknowledged a heartbeat (that would have persisted an epoch).
+    this.quietUntil = durable ? now + config.leaseMs : now;
+    this.lastLeaderContact = now;
+    this.timeoutAt = now + this.electionTimeout();
+  }
+
+  get epoch(): number {
+    return this.current.epoch;
+  }
+
+  get votedFor(): MemberId | null {
+    return this.current.votedFor;
+  }
+
+  durable(): Durable {
+    return this.current;
+  }
+
+  /** The role as `src/core/strong.ts` knows it, when a leader is known. */
+  role(): LeaderRole | undefined {
+    return this.leader ? { leader: this.leader, epoch: this.epoch } : undefined;
+  }
+
+  /** True for the leader, unless it is handing over. */
+  acceptsOperations(): boolean {
+    return this.state === 'leader' && this.transferUntil === undefined;
+  }
+
+  /** The leader may answer reads from its own state (else it runs a majority round first). */
+  leaseValid(now: number): boolean {
+    return this.acceptsOperations() && now < this.leaseExpiry;
+  }
+
+  /** @throws NotLeaderError unless this member takes strong operations now. */
+  requireLeader(): LeaderRole {
+    if (!this.acceptsOperations()) throw new NotLeaderError(this.state === 'leader' ? undefined : this.leader, this.epoch);
+    return { leader: this.config.self, epoch: this.epoch };
+  }
+
+  /** Timers: heartbeats, election timeouts, losing the majority, handover. Call often (every few ms of `heartbeatMs`). */
+  tick(now: number, local: Local): Step {
+    const step = emptyStep();
+    if (this.state === 'leader') this.leaderTick(now, local, step);
+    else if (now >= this.timeoutAt && this.free(now)) this.startPreVote(now, local, step);
+    return step;
+  }
+
+  /** A message from `from`. */
+  receive(from: MemberId, msg: ElectionMessage, now: number, local: Local): Step {
+    const step = emptyStep();
+    switch (msg.type) {
+      case 'pre-vote':
+        this.onPreVote(from, msg, now, local, step);
+        break;
+      case 'pre-vote-reply':
+        this.onPreVoteReply(from, msg, now, local, step);
+        break;
+      case 'vote':
+        this.onVote(from, msg, now, local, step);
+        break;
+      case 'vote-reply':
+        this.onVoteReply(from, msg, now, step);
+        break;
+      case 'heartbeat':
+        this.onHeartbeat(from, msg, now, local, step);
+        break;
+      case 'heartbeat-reply':
+        this.onHeartbeatReply(from, msg, now, step);
+        break;
+      case 'timeout-now':
+        if (msg.epoch === this.epoch && from === this.leader && this.state === 'follower') this.startElection(now, local, true, step);
+        break;
+    }
+    return step;
+  }
+
+  /** An epoch seen in other traffic (replication): a higher one is adopted, and a leader steps down. */
+  observe(epoch: number, now: number): Step {
+    const step = emptyStep();
+    this.adopt(epoch, now, step);
+    return step;
+  }
+
+  // ---- as leader ----
+
+  private leaderTick(now: number, local: Local, step: Step): void {
+    if (now - this.lastMajority > 2 * this.config.leaseMs) {
+      this.stepDown('lost-majority', now, step);
+      return;
+    }
+    if (this.transferUntil !== undefined && now >= this.transferUntil) this.transferUntil = undefined;
+    if (now - this.preferredLastAck > 2 * this.heartbeatMs) this.preferredSince = undefined;
+    if (now >= this.nextHeartbeat) this.heartbeat(now, step);
+    this.maybeHandOver(now, local, step);
+  }
+
+  private heartbeat(now: number, step: Step): void {
+    const round = ++this.round;
+    this.rounds.set(round, { sentAt: now, acks: new Set([this.config.self]) });
+    this.rounds.delete(round - 64);
+    this.nextHeartbeat = now + this.heartbeatMs;
+    for (const to of this.peers()) step.send.push({ to, message: { type: 'heartbeat', epoch: this.epoch, round } });
+  }
+
+  private onHeartbeatReply(from: MemberId, msg: ElectionMessage & { type: 'heartbeat-reply' }, now: number, step: Step): void {
+    if (this.adopt(msg.epoch, now, step) || this.state !== 'leader' || msg.epoch !== this.epoch || !msg.ok) return;
+    const r = this.rounds.get(msg.round);
+    if (!r) return;
+    r.acks.add(from);
+    if (from === this.config.preferred) {
+      this.preferredSince ??= r.sentAt;
+      this.preferredLastAck = now;
+      this.preferredVV = msg.vv;
+    }
+    if (r.acks.size >= this.majority()) {
+      this.lastMajority = Math.max(this.lastMajority, r.sentAt);
+      if (msg.round >= this.leaseFromRound) {
+        this.leaseExpiry = Math.max(this.leaseExpiry, r.sentAt + this.config.leaseMs - this.config.maxClockDriftMs);
+      }
+    }
+  }
+
+  /** Hands over to the preferred member once it has answered for a lease and holds all this leader has applied. */
+  private maybeHandOver(now: number, local: Local, step: Step): void {
+    const to = this.config.preferred;
+    if (to === undefined || to === this.config.self || this.transferUntil !== undefined || local.busy) return;
+    if (this.preferredSince === undefined || now - this.preferredSince < this.config.leaseMs) return;
+    if (!this.preferredVV || !leq(local.vv, this.preferredVV)) return;
+    this.transferUntil = now + 2 * this.config.leaseMs;
+    this.leaseExpiry = -Infinity;
+    // Never again a lease in this epoch: the preferred member's vote requests (transfer) may
+    // disregard the promises of any later round, however late they arrive. If it is not
+    // elected, this leader goes on at this epoch, reading through majority rounds.
+    this.leaseFromRound = Infinity;
+    step.send.push({ to, message: { type: 'timeout-now', epoch: this.epoch } });
+    step.events.push({ kind: 'handover', to, epoch: this.epoch });
+  }
+
+  // ---- elections ----
+
+  private startPreVote(now: number, local: Local, step: Step): void {
+    this.state = 'pre-candidate';
+    this.leader = undefined;
+    this.granted = new Set([this.config.self]);
+    this.timeoutAt = now + this.electionTimeout();
+    for (const to of this.peers()) step.send.push({ to, message: { type: 'pre-vote', epoch: this.epoch + 1, vv: local.vv } });
+    if (this.granted.size >= this.majority()) this.startElection(now, local, false, step);
+  }
+
+  private startElection(now: number, local: Local, transfer: boolean, step: Step): void {
+    this.state = 'candidate';
+    this.leader = undefined;
+    this.setDurable({ epoch: this.epoch + 1, votedFor: this.config.self }, step);
+    this.granted = new Set([this.config.self]);
+    this.timeoutAt = now + this.electionTimeout();
+    for (const to of this.peers()) step.send.push({ to, message: { type: 'vote', epoch: this.epoch, vv: local.vv, transfer } });
+    if (this.granted.size >= this.majority()) this.becomeLeader(now, step);
+  }
+
+  private becomeLeader(now: number, step: Step): void {
+    this.state = 'leader';
+    this.leader = this.config.self;
+    this.leaseExpiry = -Infinity;
+    this.leaseFromRound = this.round + 1;
+    this.lastMajority = now;
+    this.transferUntil = undefined;
+    this.preferredSince = undefined;
+    this.preferredLastAck = -Infinity;
+    this.preferredVV = undefined;
+    // A promise to the leader before this one ended (or that leader handed over): it binds no more.
+    this.promise = undefined;
+    step.events.push({ kind: 'elected', epoch: this.epoch });
+    this.heartbeat(now, step);
+  }
+
+  private onPreVote(from: MemberId, msg: ElectionMessage & { type: 'pre-vote' }, now: number, local: Local, step: Step): void {
+    const reason = this.preVoteRefusal(msg, now, local);
+    const reply: ElectionMessage = reason
+      ? { type: 'pre-vote-reply', epoch: msg.epoch, granted: false, reason, current: this.epoch }
+      : { type: 'pre-vote-reply', epoch: msg.epoch, granted: true, current: this.epoch };
+    step.send.push({ to: from, message: reply });
+  }
+
+  private preVoteRefusal(msg: { epoch: number; vv: VersionVector }, now: number, local: Local): Refusal | undefined {
+    if (msg.epoch <= this.epoch) return 'stale-epoch';
+    if (now < this.quietUntil) return 'restarting';
+    if (this.state === 'leader' || now < this.lastLeaderContact + this.config.leaseMs) return 'leader-lease';
+    if (!leq(local.vv, msg.vv)) return 'behind';
+    return undefined;
+  }
+
+  private onPreVoteReply(from: MemberId, msg: ElectionMessage & { type: 'pre-vote-reply' }, now: number, local: Local, step: Step): void {
+    if (this.adopt(msg.current, now, step)) return;
+    if (this.state !== 'pre-candidate' || msg.epoch !== this.epoch + 1 || !msg.granted) return;
+    this.granted.add(from);
+    if (this.granted.size >= this.majority()) this.startElection(now, local, false, step);
+  }
+
+  private onVote(from: MemberId, msg: ElectionMessage & { type: 'vote' }, now: number, local: Local, step: Step): void {
+    const refuse = (reason: Refusal): void => {
+      step.send.push({ to: from, message: { type: 'vote-reply', epoch: Math.max(this.epoch, msg.epoch), granted: false, reason } });
+    };
+    if (msg.epoch < this.epoch) return refuse('stale-epoch');
+    if (now < this.quietUntil) return refuse('restarting');
+    // Bound by a lease (granted as a follower, or held as leader): neither vote nor adopt the epoch,
+    // except in the handover of the leader of the epoch just before.
+    const handover = msg.transfer && msg.epoch === this.epoch + 1;
+    if (this.state === 'leader' && this.transferUntil === undefined && msg.epoch > this.epoch) return refuse('leader-lease');
+    if (this.promise && now < this.promise.until && msg.epoch > this.epoch && !(handover && this.promise.epoch === this.epoch)) {
+      return refuse('leader-lease');
+    }
+    this.adopt(msg.epoch, now, step);
+    if (this.current.votedFor !== null && this.current.votedFor !== from) return refuse('voted');
+    if (!leq(local.vv, msg.vv)) return refuse('behind');
+    if (this.current.votedFor !== from) this.setDurable({ epoch: this.epoch, votedFor: from }, step);
+    this.lastLeaderContact = now;
+    this.timeoutAt = now + this.electionTimeout();
+    step.events.push({ kind: 'voted', epoch: this.epoch, for: from });
+    step.send.push({ to: from, message: { type: 'vote-reply', epoch: this.epoch, granted: true } });
+  }
+
+  private onVoteReply(from: MemberId, msg: ElectionMessage & { type: 'vote-reply' }, now: number, step: Step): void {
+    if (this.adopt(msg.epoch, now, step)) return;
+    if (this.state !== 'candidate' || msg.epoch !== this.epoch || !msg.granted) return;
+    this.granted.add(from);
+    if (this.granted.size >= this.majority()) this.becomeLeader(now, step);
+  }
+
+  private onHeartbeat(from: MemberId, msg: ElectionMessage & { type: 'heartbeat' }, now: number, local: Local, step: Step): void {
+    if (msg.epoch < this.epoch) {
+      step.send.push({ to: from, message: { type: 'heartbeat-reply', epoch: this.epoch, round: msg.round, ok: false, vv: local.vv } });
+      return;
+    }
+    this.adopt(msg.epoch, now, step);
+    if (this.state === 'leader') throw new Error(`two leaders in epoch ${this.epoch}: ${this.config.self} and ${from}`);
+    this.state = 'follower';
+    this.leader = from;
+    this.lastLeaderContact = now;
+    this.timeoutAt = now + this.electionTimeout();
+    this.promise = { epoch: this.epoch, until: now + this.config.leaseMs };
+    step.send.push({ to: from, message: { type: 'heartbeat-reply', epoch: this.epoch, round: msg.round, ok: true, vv: local.vv } });
+  }
+
+  // ---- terms ----
+
+  /** Adopts a higher epoch (no vote in it yet); a leader or candidate becomes a follower. True when it did. */
+  private adopt(epoch: number, now: number, step: Step): boolean {
+    if (epoch <= this.epoch) return false;
+    if (this.state === 'leader') step.events.push({ kind: 'stepped-down', epoch: this.epoch, reason: 'higher-epoch' });
+    this.setDurable({ epoch, votedFor: null }, step);
+    this.toFollower(now);
+    return true;
+  }
+
+  private stepDown(reason: 'lost-majority', now: number, step: Step): void {
+    step.events.push({ kind: 'stepped-down', epoch: this.epoch, reason });
+    this.toFollower(now);
+  }
+
+  private toFollower(now: number): void {
+    if (this.state !== 'follower') this.timeoutAt = now + this.electionTimeout();
+    this.state = 'follower';
+    this.leader = undefined;
+    this.leaseExpiry = -Infinity;
+    this.transferUntil = undefined;
+    this.rounds.clear();
+  }
+
+  private setDurable(d: Durable, step: Step): void {
+    this.current = d;
+    step.persist = d;
+  }
+
+  // ---- helpers ----
+
+  /** Free to vote for a new leader (itself included): not restarting, and no lease promise holding. */
+  private free(now: number): boolean {
+    return now >= this.quietUntil && !(this.promise && now < this.promise.until);
+  }
+
+  /** One to two leases, drawn afresh each time; the preferred member draws from half a lease to one, so it usually stands first. */
+  private electionTimeout(): number {
+    const { leaseMs, preferred, self } = this.config;
+    return preferred === self ? leaseMs * (0.5 + 0.5 * this.random.next()) : leaseMs * (1 + this.random.next());
+  }
+
+  private peers(): MemberId[] {
+    return this.config.members.filter((m) => m !== this.config.self);
+  }
+
+  private majority(): number {
+    return majority(this.config.members.length);
+  }
+}
+
+const emptyStep = (): Step => ({ send: [], events: [] });
