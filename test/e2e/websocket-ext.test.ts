@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { eventually } from './eventually.js';
+import { frame } from './y-frames.js';
 import { mintToken, startWrangler, type WranglerDev } from './wrangler.js';
 
 const NS = 'ext';
@@ -67,16 +68,7 @@ describe('the Concord extension of the WebSocket route (ext=concord)', () => {
   const acks = (r: Raw): Ack[] => r.text.filter((t): t is Ack & Record<string, unknown> => t['type'] === 'ack');
 
   /** A y-websocket sync frame (type 0) of `step` with `payload`. */
-  const syncFrame = (step: number, payload: Uint8Array): Uint8Array => {
-    const len: number[] = [];
-    let n = payload.length;
-    while (n >= 0x80) {
-      len.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    len.push(n);
-    return new Uint8Array([0, step, ...len, ...payload]);
-  };
+  const syncFrame = (step: number, payload: Uint8Array): Buffer => frame(0, step, payload);
 
   async function readAt(key: string, region: string, token?: string): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${dev.url}/v1/${NS}/docs/${key}?region=${region}`, {

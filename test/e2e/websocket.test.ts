@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { eventually } from './eventually.js';
+import { frame } from './y-frames.js';
 import { mintToken, startWrangler, type WranglerDev } from './wrangler.js';
 
 /** The provider's WebSocket constructor type (the DOM's); `ws` is one at run time. */
@@ -423,16 +424,4 @@ function awarenessMessage(entries: { clientID: number; clock: number; state: str
   encoding.writeVarUint(f, 1);
   encoding.writeVarUint8Array(f, encoding.toUint8Array(u));
   return encoding.toUint8Array(f);
-}
-
-/** A y-websocket sync frame: type 0, `step`, then the payload with its varint length. */
-function frame(type: number, step: number, payload: Uint8Array): Buffer {
-  const len: number[] = [];
-  let n = payload.length;
-  while (n >= 0x80) {
-    len.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  len.push(n);
-  return Buffer.concat([Buffer.from([type, step, ...len]), Buffer.from(payload)]);
 }
