@@ -3,8 +3,8 @@
  * document, for `bench/client.bench.ts`. The SDK runs in Node (fake-indexeddb, `ws`) against
  * a real `wrangler dev` that the caller started.
  *
- * Per engine: a document of `edits` one-character edits, each its own transaction (Yjs) or
- * change (Automerge), made offline and synced once. Then, for each K, the client goes
+ * Per engine: a document of `edits` one-letter text inserts at the end, each its own
+ * transaction (Yjs) or change (Automerge), made offline and synced once. Then, for each K, the client goes
  * offline, makes K more edits, comes back, and is timed and counted until the member has
  * acknowledged them all (status `synced`, nothing pending).
  */
@@ -41,19 +41,22 @@ export async function reconnectBytes(url: string, token: string, edits: number, 
     try {
       const key = `reconnect-${engine}-${Date.now()}`;
       const h = await client.open('bench', key, { engine });
+      // Letters in an order no run-length encoding shortens, as typed text would be.
+      let typed = 0;
+      const letter = (): string => String.fromCharCode(97 + ((typed++ * 7919) % 26));
       const edit = (): void => {
         if (h.engine === 'yjs') {
           const t = h.ydoc.getText('text');
-          t.insert(t.length, 'x');
+          t.insert(t.length, letter());
         } else {
           h.change((d) => {
-            (d['items'] as number[]).push(1);
+            A.splice(d, ['text'], (d['text'] as string).length, 0, letter());
           });
         }
       };
       if (h.engine === 'automerge') {
         h.change((d) => {
-          d['items'] = [];
+          d['text'] = '';
         });
       }
       for (let i = 0; i < edits; i++) edit();
