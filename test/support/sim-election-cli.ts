@@ -1,0 +1,38 @@
+/**
+ * `npx tsx test/support/sim-election-cli.ts --seeds 5000` soaks the election simulator
+ * (`sim/election.ts`); `--seed 42` replays one seed and prints its report. Options: --from N,
+ * --members N, --commit-first (today's write order, which failover makes unsafe), --mutant NAME
+ * (see ElectionMutant).
+ */
+import { type ElectionMutant, simulateElection } from './sim/election.js';
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a non-negative integer`);
+  return v;
+}
+
+const one = arg('seed');
+const members = arg('members');
+const from = one ?? arg('from') ?? 1;
+const count = one !== undefined ? 1 : (arg('seeds') ?? 1000);
+const mutantAt = process.argv.indexOf('--mutant');
+const mutant = mutantAt >= 0 ? (process.argv[mutantAt + 1] as ElectionMutant) : undefined;
+const writePath = process.argv.includes('--commit-first') ? 'commit-first' : 'staged';
+const started = performance.now();
+let failures = 0;
+const totals: Record<string, number> = {};
+for (let seed = from; seed < from + count; seed++) {
+  try {
+    const report = await simulateElection({ seed, writePath, ...(members && { members }), ...(mutant && { mutant }) });
+    if (one !== undefined) console.log(report);
+    for (const [k, v] of Object.entries(report)) if (k !== 'seed' && k !== 'members') totals[k] = (totals[k] ?? 0) + Number(v);
+  } catch (err) {
+    failures++;
+    console.error(err instanceof Error ? err.message : err);
+  }
+}
+console.log({ seeds: count, failures, seconds: Math.round((performance.now() - started) / 100) / 10, totals });
+process.exitCode = failures > 0 ? 1 : 0;
