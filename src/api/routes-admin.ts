@@ -36,15 +36,30 @@ async function cluster(c: Ctx): Promise<Response> {
   return c.json({ regions: config.regions, primary: config.primary, shards: config.shards, leaders: leaders(members), members });
 }
 
-/** Per shard, the member claiming the leader role at the highest epoch (two claim it only mid-handover). */
-function leaders(members: readonly MemberReport[]): { shard: number; region: string; epoch: number }[] {
+/**
+ * Per shard, the member claiming the leader role at the highest epoch (two claim it only while a
+ * deposed leader has not yet heard of its successor), with its lease expiry and the election
+ * that made it leader.
+ */
+function leaders(members: readonly MemberReport[]): LeaderReport[] {
   const best = new Map<number, MemberStats>();
   for (const m of members) {
     if (!('leader' in m) || !m.leader) continue;
     const seen = best.get(m.shard);
     if (!seen || m.epoch > seen.epoch) best.set(m.shard, m);
   }
-  return [...best.values()].sort((a, b) => a.shard - b.shard).map((m) => ({ shard: m.shard, region: m.region, epoch: m.epoch }));
+  return [...best.values()]
+    .sort((a, b) => a.shard - b.shard)
+    .map((m) => ({ shard: m.shard, region: m.region, epoch: m.epoch, leaseExpiresAt: m.leaseExpiresAt, lastElection: m.lastElection }));
+}
+
+interface LeaderReport {
+  readonly shard: number;
+  readonly region: string;
+  readonly epoch: number;
+  /** The leader's lease ends here (ms since the Unix epoch, its clock); null while it holds none. */
+  readonly leaseExpiresAt: number | null;
+  readonly lastElection: MemberStats['lastElection'];
 }
 
 const FAULT_FIELDS = new Set(['partitions', 'dropRate', 'delayMs']);

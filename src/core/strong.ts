@@ -134,8 +134,10 @@ export function gatherMajority(r: Replica, port: MajorityPort): Promise<void> {
 /**
  * Makes `entries` (just committed here) durable on a majority. A peer that cannot apply them
  * at once (it lacks what they depend on) is sent everything it lacks, a few times at most.
+ * With `required` (another member), that member must be one of them: a quorum write waits for
+ * the shard's leader, so that the leader's lease reads never miss an acknowledged write.
  */
-export function replicateToMajority(r: Replica, port: MajorityPort, entries: readonly LogEntry[]): Promise<void> {
+export function replicateToMajority(r: Replica, port: MajorityPort, entries: readonly LogEntry[], required?: MemberId): Promise<void> {
   const last = entries[entries.length - 1];
   if (!last) return Promise.resolve();
   const dot = { member: last.origin, seq: last.seq };
@@ -149,7 +151,15 @@ export function replicateToMajority(r: Replica, port: MajorityPort, entries: rea
     }
     throw new UnavailableError(`${p} did not apply ${dot.member}:${dot.seq}`);
   };
-  return succeedAtLeast(peersOf(r).map(toPeer), peersNeeded(r), 'no majority to write to');
+  const peers = peersOf(r);
+  const tasks = peers.map(toPeer);
+  const majorityRound = succeedAtLeast(tasks, peersNeeded(r), 'no majority to write to');
+  const i = required === undefined ? -1 : peers.indexOf(required);
+  if (i < 0) return majorityRound;
+  const leader = tasks[i]!.catch((err: unknown) => {
+    throw new UnavailableError(`the leader ${required} did not take the write: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  return Promise.all([majorityRound, leader]).then(() => undefined);
 }
 
 /**

@@ -16,6 +16,10 @@ export interface Env {
   readonly FANOUT?: string;
   readonly SESSION_WAIT_MS?: string;
   readonly QUORUM_TIMEOUT_MS?: string;
+  /** How long a majority's acknowledgement lets the leader answer reads alone (ms; default 10 s). */
+  readonly LEASE_MS?: string;
+  /** The most two members' clocks may disagree over one lease (ms; default 1 s, below LEASE_MS). */
+  readonly MAX_CLOCK_DRIFT_MS?: string;
   /** How long an `Idempotency-Key`'s outcome is kept (ms; default 24 h). */
   readonly IDEMPOTENCY_TTL_MS?: string;
   readonly MAX_BODY_BYTES?: string;
@@ -58,6 +62,8 @@ export interface Config {
   readonly fanout: number;
   readonly sessionWaitMs: number;
   readonly quorumTimeoutMs: number;
+  readonly leaseMs: number;
+  readonly maxClockDriftMs: number;
   readonly idempotencyTtlMs: number;
   readonly maxBodyBytes: number;
   readonly maxWsMessageBytes: number;
@@ -151,6 +157,10 @@ export function readConfig(env: Env): Config {
   if (!regions.includes(primary)) throw new Error(`configuration PRIMARY_REGION ${primary} is not one of REGIONS`);
   const shards = int(env.SHARDS, 16, 'SHARDS');
   if (shards < 1) throw new Error('configuration SHARDS must be at least 1');
+  const leaseMs = int(env.LEASE_MS, 10_000, 'LEASE_MS');
+  const maxClockDriftMs = int(env.MAX_CLOCK_DRIFT_MS, Math.min(1000, Math.floor(leaseMs / 10)), 'MAX_CLOCK_DRIFT_MS');
+  if (leaseMs < 1) throw new Error('configuration LEASE_MS must be at least 1');
+  if (maxClockDriftMs >= leaseMs) throw new Error('configuration MAX_CLOCK_DRIFT_MS must be below LEASE_MS');
   return {
     regions,
     primary,
@@ -159,6 +169,8 @@ export function readConfig(env: Env): Config {
     fanout: int(env.FANOUT, 2, 'FANOUT'),
     sessionWaitMs: int(env.SESSION_WAIT_MS, 2000, 'SESSION_WAIT_MS'),
     quorumTimeoutMs: int(env.QUORUM_TIMEOUT_MS, 2000, 'QUORUM_TIMEOUT_MS'),
+    leaseMs,
+    maxClockDriftMs,
     idempotencyTtlMs: int(env.IDEMPOTENCY_TTL_MS, 24 * 60 * 60 * 1000, 'IDEMPOTENCY_TTL_MS'),
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
     maxWsMessageBytes: int(env.MAX_WS_MESSAGE_BYTES, int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'), 'MAX_WS_MESSAGE_BYTES'),

@@ -6,16 +6,17 @@
  * fails at once, shedding load instead of adding to it.
  */
 import { gossipRound } from '../core/anti-entropy.js';
+import type { ElectionMessage } from '../core/election.js';
 import { StaleEpochError } from '../core/errors.js';
 import type { DocKey, MemberId, ShardId } from '../core/ids.js';
 import type { Transport } from '../core/ports.js';
 import type { Replica } from '../core/replica.js';
 import { memberName } from '../core/routing.js';
-import type { LeaderRole, MajorityPort } from '../core/strong.js';
+import type { MajorityPort } from '../core/strong.js';
 import type { VersionVector } from '../core/version-vector.js';
 import type { Config, Env } from './config.js';
 import { injectFaults, sleep, UnreachableError } from './faults.js';
-import type { DocRequest, DocResponse, FaultConfig, ReplicateResult } from './protocol.js';
+import type { DocRequest, DocResponse, FaultConfig, ReplicateResult, SyncResult } from './protocol.js';
 import type { ReplicaObject } from './replica-object.js';
 
 const RETRIES = 3;
@@ -28,15 +29,18 @@ const BACKOFF_MS = 25;
  */
 interface PeerRpc {
   sync(bytes: Uint8Array): Promise<Uint8Array | undefined>;
+  syncAt(bytes: Uint8Array, epoch: number): Promise<SyncResult>;
   replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult>;
-  lead(req: DocRequest): Promise<DocResponse>;
+  lead(req: DocRequest, hops?: number): Promise<DocResponse>;
   presence(doc: string, frame: Uint8Array): Promise<void>;
+  elect(from: string, message: ElectionMessage): Promise<ElectionMessage[]>;
+  ping(): Promise<void>;
 }
 type Stub = PeerRpc;
 const _matches = null as unknown as ReplicaObject satisfies PeerRpc;
 void _matches;
 
-export class Peers implements MajorityPort {
+export class Peers {
   readonly transport: Transport;
   private readonly stubs = new Map<MemberId, Stub>();
   private readonly deadlines = new Deadlines();
@@ -46,28 +50,58 @@ export class Peers implements MajorityPort {
     private readonly config: Config,
     private readonly shard: ShardId,
     private readonly self: MemberId,
-    private readonly role: LeaderRole,
     private readonly replica: () => Replica,
     private readonly faults: () => FaultConfig | null,
+    /** A peer answered with a higher leader epoch than this member's (a refusal): the election adopts it. */
+    private readonly observed: (epoch: number) => void = () => undefined,
   ) {
     this.transport = { request: (to, bytes) => this.call(to, (s) => s.sync(bytes)) };
   }
 
-  async replicate(to: MemberId, message: Uint8Array): Promise<VersionVector> {
-    const res = await this.call(to, (s) => s.replicate(message, this.role.epoch));
-    if (!res.ok) throw new StaleEpochError(res.detail);
-    return res.vv;
+  /**
+   * The majority port of a member at leader epoch `epoch`: peers that know a later epoch refuse
+   * its replication and its pulls (a deposed leader learns of it before it applies anything),
+   * and `observed` hears of that epoch.
+   */
+  at(epoch: number): MajorityPort {
+    const fenced: Transport = {
+      request: async (to, bytes) => {
+        const res = await this.call(to, (s) => s.syncAt(bytes, epoch));
+        if (res.ok) return res.reply;
+        this.observed(res.epoch);
+        throw new StaleEpochError(res.detail);
+      },
+    };
+    return {
+      replicate: async (to, message) => {
+        const res = await this.call(to, (s) => s.replicate(message, epoch));
+        if (res.ok) return res.vv;
+        if (res.epoch !== undefined) this.observed(res.epoch);
+        throw new StaleEpochError(res.detail);
+      },
+      pull: (to) => gossipRound(this.replica(), to, fenced),
+    };
   }
 
+  /** An unfenced pull (session reads). */
   pull(to: MemberId): Promise<VersionVector | undefined> {
     return gossipRound(this.replica(), to, this.transport);
   }
 
-  /** Forwards a strong operation or quorum read to the leader. */
-  lead(req: DocRequest): Promise<DocResponse> {
-    const timeoutMs = this.config.quorumTimeoutMs * 2;
+  /** Forwards a strong operation or quorum read to `leader`; `hops` counts the forwards so far. */
+  lead(leader: MemberId, req: DocRequest, budgetMs: number, hops: number): Promise<DocResponse> {
     // The leader drops the operation if it cannot start before this caller stops waiting.
-    return this.call(this.role.leader, (s) => s.lead({ ...req, budgetMs: timeoutMs }), timeoutMs);
+    return this.call(leader, (s) => s.lead({ ...req, budgetMs }, hops), budgetMs);
+  }
+
+  /** An election message to `to`; resolves with `to`'s answers to this member. */
+  elect(to: MemberId, message: ElectionMessage): Promise<ElectionMessage[]> {
+    return this.call(to, (s) => s.elect(this.self, message));
+  }
+
+  /** Wakes `to` (constructs its object, which then takes part in its shard's election). */
+  wake(to: MemberId): Promise<void> {
+    return this.call(to, (s) => s.ping());
   }
 
   /** Relays an awareness frame (never stored, so never retried beyond the transport's own retries). */

@@ -83,8 +83,17 @@ export interface MemberStats extends ReplicaStats {
   readonly member: string;
   readonly shard: number;
   readonly region: string;
+  /** This member is the leader and takes strong operations now. */
   readonly leader: boolean;
+  /** The member's leader epoch (the election's term, durable). */
   readonly epoch: number;
+  /** follower, pre-candidate, candidate or leader. */
+  readonly electionState: string;
+  /** The region this member knows as its shard's leader at `epoch` (null while none is known). */
+  readonly leaderRegion: string | null;
+  /** The leader's lease ends here (ms since the epoch, its clock); null unless this member is a leader holding one. */
+  readonly leaseExpiresAt: number | null;
+  readonly lastElection: ElectionSeen | null;
   /** Entries other members are known to have that this one has not applied yet. */
   readonly behind: number;
   /** Milliseconds since the newest entry this member applied was written at its origin. */
@@ -118,4 +127,18 @@ export interface FaultConfig {
 /** The answer to a leader's replication request (errors cross RPC as values, not exceptions). */
 export type ReplicateResult =
   | { readonly ok: true; readonly vv: VersionVector }
-  | { readonly ok: false; readonly code: 'stale-epoch'; readonly detail: string };
+  | { readonly ok: false; readonly code: 'stale-epoch'; readonly detail: string; readonly epoch?: number };
+
+/** The answer to a leader's fenced pull (`syncAt`): the anti-entropy reply, or a refusal naming the later epoch. */
+export type SyncResult =
+  | { readonly ok: true; readonly reply: Uint8Array | undefined }
+  | { readonly ok: false; readonly detail: string; readonly epoch: number };
+
+/** The last election this member saw won (by itself or another member). */
+export interface ElectionSeen {
+  readonly epoch: number;
+  /** The region of the leader it elected. */
+  readonly leader: string;
+  /** When this member learnt of it (ms since the epoch, its own clock). */
+  readonly at: number;
+}

@@ -9,23 +9,24 @@ import { DurableObject } from 'cloudflare:workers';
 import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
-import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, MissingDependenciesError, UnavailableError } from '../core/errors.js';
+import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, MissingDependenciesError, StaleEpochError, UnavailableError } from '../core/errors.js';
+import { type Durable, Election, type ElectionMessage, type Local, type Step } from '../core/election.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
 import { Quarantine } from '../core/quarantine.js';
 import { isLive } from '../core/doc-meta.js';
 import { indexFrom } from '../core/doc-store.js';
-import { type DocKey, docKey, type MemberId, type ShardId, splitDocKey } from '../core/ids.js';
+import { type DocKey, docKey, type MemberId, memberId, type ShardId, splitDocKey } from '../core/ids.js';
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
-import { ensureOnMajority, gatherMajority, type LeaderRole, replicateToMajority, StrongQueue } from '../core/strong.js';
+import { ensureOnMajority, gatherMajority, replicateToMajority, StrongQueue } from '../core/strong.js';
 import { type Dot, emptyVV, equals, get, leq, members, type VersionVector } from '../core/version-vector.js';
 import { type Config, type Env, readConfig } from './config.js';
 import { etagOf, execute, isRead, type RecordOutcome } from './execute.js';
 import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
 import { sleep } from './faults.js';
 import { Peers } from './peers.js';
-import type { DocRequest, DocResponse, DocResult, FaultConfig, ListRequest, MemberStats, Problem, ReplicateResult, RequestIdentity } from './protocol.js';
+import type { DocRequest, DocResponse, DocResult, ElectionSeen, FaultConfig, ListRequest, MemberStats, Problem, ReplicateResult, RequestIdentity, SyncResult } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 import { type SocketHost, type SocketRequest, DocSockets } from './sockets.js';
@@ -39,6 +40,10 @@ const random = { next: () => Math.random() };
 const ALARM_ROUNDS = 10;
 /** Pause between the shared pulls of waiting session requests. */
 const SESSION_POLL_PAUSE_MS = 25;
+/** A strong operation or quorum read is forwarded at most this many times (a leader that stepped down forwards once more). */
+const MAX_HOPS = 2;
+/** The durable alarm stays at most this many leases ahead while the election runs (the backstop of its timer). */
+const BACKSTOP_LEASES = 4;
 
 export class ReplicaObject extends DurableObject<Env> {
   private readonly config: Config;
@@ -56,14 +61,24 @@ export class ReplicaObject extends DurableObject<Env> {
   private shard!: ShardId;
   private region!: MemberId;
   private name!: string;
-  private role!: LeaderRole;
+  /** This member's part in its shard's leader election (src/core/election.ts). */
+  private election!: Election;
+  /** The last write of the election's durable state: every election message waits for it. */
+  private electionWrite: Promise<void> = Promise.resolve();
+  private electionTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Requests waiting for a leader, a lease or a change of either. */
+  private readonly electionWaiters = new Set<() => void>();
+  private lastElection: ElectionSeen | null = null;
+  /** When peers were last woken for an election (see {@link wakePeers}). */
+  private wokenAt = -Infinity;
+  /** When the durable alarm is set for (see {@link backstop}). */
+  private alarmAt = 0;
   private peers!: Peers;
   private replica!: Replica;
   private pusher!: EagerPusher;
   /** Entries of answered writes whose eager push has not started yet (see {@link afterWrite}). */
   private toPush: LogEntry[] = [];
   private faults: FaultConfig | null = null;
-  private epochSeen = 0;
   private alarmArmed = false;
   /** The timer of the next gossip round (see {@link arm}). */
   private roundTimer: ReturnType<typeof setTimeout> | undefined;
@@ -100,15 +115,30 @@ export class ReplicaObject extends DurableObject<Env> {
     this.shard = parsed.shard;
     this.region = parsed.region;
     this.name = memberName(this.shard, this.region);
-    this.role = { leader: this.config.primary, epoch: 1 };
-    this.peers = new Peers(this.env, this.config, this.shard, this.region, this.role, () => this.replica, () => this.faults);
+    this.peers = new Peers(this.env, this.config, this.shard, this.region, () => this.replica, () => this.faults, (epoch) => this.observeEpoch(epoch));
     this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
-    this.epochSeen = (await storage.get<number>('epoch')) ?? 0;
     this.feeds = new ChangeFeeds((doc) => this.feedEvent(doc));
     this.sockets = new DocSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes });
     this.build();
     // Entries committed before a restart may not have reached every peer yet.
     if (!this.converged()) this.arm();
+    // The election's durable state; before it existed, members kept only the highest epoch seen.
+    const legacy = await storage.get<number>('epoch');
+    const durable = (await storage.get<Durable>('election')) ?? (legacy ? { epoch: legacy, votedFor: null } : undefined);
+    this.election = new Election(
+      { self: this.region, members: this.config.regions, preferred: this.config.primary, leaseMs: this.config.leaseMs, maxClockDriftMs: this.config.maxClockDriftMs },
+      durable,
+      Date.now(),
+      random,
+    );
+    // A fresh shard: the preferred member stands at once, and this start waits for the votes
+    // (one round trip; none of its peers calls back while it starts), so that the first
+    // strong operation finds a leader.
+    const boot = this.election.bootstrap(Date.now(), this.local());
+    if (boot.persist) await this.persistElection(boot);
+    this.noteElection(boot);
+    await Promise.all(boot.send.map((o) => this.sendElection(o.to, o.message)));
+    this.tickSoon();
   }
 
   /** A replica rebuilt from what storage committed: fresh engines, nothing held in memory. */
@@ -168,39 +198,63 @@ export class ReplicaObject extends DurableObject<Env> {
         const done = execute(this.replica, req, this.name, record);
         // Armed before the majority round: if that fails, gossip still carries the committed entry.
         this.afterWrite(done.entries, !majority);
-        if (majority) await replicateToMajority(this.replica, this.peers, done.entries);
+        if (majority) await this.quorumReplicate(done.entries);
         return done.result;
       });
     });
   }
 
-  /** A quorum read or strong operation forwarded to the shard's leader. */
-  async lead(req: DocRequest): Promise<DocResponse> {
+  /**
+   * A quorum read or strong operation forwarded here as to the shard's leader (`hops` forwards
+   * so far). A member that is not the leader (any more) forwards it to the leader it knows.
+   */
+  async lead(req: DocRequest, hops = 1): Promise<DocResponse> {
+    return this.viaLeader(req, hops);
+  }
+
+  /**
+   * Runs a quorum read or strong operation as the leader of epoch `epoch`. Reads are answered
+   * from this member's state while its lease holds, else after a majority round; strong writes
+   * pull from a majority, apply while the lease holds (waiting a little for it), and replicate to
+   * a majority, every round fenced by the epoch. An operation whose turn comes after this member
+   * stepped down fails with a retryable 503.
+   */
+  private leadHere(req: DocRequest, deadline: number): Promise<DocResponse> {
+    const epoch = this.election.epoch;
+    const port = this.peers.at(epoch);
+    const stillLeader = (): void => {
+      if (!this.election.acceptsOperations() || this.election.epoch !== epoch) {
+        throw new UnavailableError(`${this.name} is no longer the leader of shard ${this.shard} (epoch ${this.election.epoch}); retry`, 1);
+      }
+    };
+    const current = async (): Promise<void> => {
+      if (!this.election.leaseValid(Date.now())) await gatherMajority(this.replica, port);
+    };
     return this.answer('lead', async () => {
-      if (this.region !== this.role.leader) throw new UnavailableError(`${this.name} is not the leader of shard ${this.shard}`);
       if (isRead(req) && req.level !== 'strong') {
-        await gatherMajority(this.replica, this.peers);
+        await current();
         return execute(this.replica, req, this.name).result;
       }
-      const deadline = Date.now() + (req.budgetMs ?? this.config.quorumTimeoutMs * 2);
       if (isRead(req)) {
         return this.queue.run(async () => {
-          await gatherMajority(this.replica, this.peers);
+          stillLeader();
+          await current();
           return execute(this.replica, req, this.name).result;
         }, deadline);
       }
       // Every strong write is recorded: the forwarding member's transport may deliver it twice.
-      return this.queue.run(
-        () =>
-          this.once(req, true, async (record) => {
-            await gatherMajority(this.replica, this.peers);
-            const done = execute(this.replica, req, this.name, record);
-            this.afterWrite(done.entries, false);
-            await replicateToMajority(this.replica, this.peers, done.entries);
-            return done.result;
-          }),
-        deadline,
-      );
+      return this.queue.run(() => {
+        stillLeader();
+        return this.once(req, true, async (record) => {
+          await gatherMajority(this.replica, port);
+          await this.awaitLease(deadline);
+          stillLeader();
+          const done = execute(this.replica, req, this.name, record);
+          this.afterWrite(done.entries, false);
+          await replicateToMajority(this.replica, port, done.entries);
+          return done.result;
+        });
+      }, deadline);
     });
   }
 
@@ -263,11 +317,11 @@ export class ReplicaObject extends DurableObject<Env> {
       const gone: Dot[] = [];
       for (const dot of recorded.dots) {
         const entry = this.replica.entriesFor({ ...this.replica.vv, [dot.member]: dot.seq - 1 }).entries.find((e) => e.origin === dot.member && e.seq === dot.seq);
-        if (entry) await replicateToMajority(this.replica, this.peers, [entry]);
+        if (entry) await replicateToMajority(this.replica, this.peers.at(this.election.epoch), [entry], this.election.leader);
         else gone.push(dot);
       }
       // Compacted past the log bound, perhaps before any peer had it: rounds carry it (a state transfer).
-      if (gone.length > 0) await ensureOnMajority(this.replica, this.peers, gone);
+      if (gone.length > 0) await ensureOnMajority(this.replica, this.peers.at(this.election.epoch), gone);
     }
     return recorded.result;
   }
@@ -300,8 +354,12 @@ export class ReplicaObject extends DurableObject<Env> {
       member: this.name,
       shard: this.shard,
       region: this.region,
-      leader: this.region === this.role.leader,
-      epoch: this.role.epoch,
+      leader: this.election.acceptsOperations(),
+      epoch: this.election.epoch,
+      electionState: this.election.state,
+      leaderRegion: this.election.leader ?? null,
+      leaseExpiresAt: Number.isFinite(this.election.leaseExpiry) ? this.election.leaseExpiry : null,
+      lastElection: this.lastElection,
       behind,
       lastAppliedAgeMs: this.replica.lastHlc > 0 ? Math.max(0, Date.now() - this.replica.lastHlc) : null,
       sessionPulls: this.sessionPulls,
@@ -470,20 +528,39 @@ export class ReplicaObject extends DurableObject<Env> {
    * applying them, or refuses a leader whose epoch is older than one already seen.
    */
   async replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult> {
-    if (epoch < this.epochSeen) {
-      return { ok: false, code: 'stale-epoch', detail: `leader epoch ${epoch} is older than ${this.epochSeen}` };
+    if (epoch < this.election.epoch) {
+      return { ok: false, code: 'stale-epoch', detail: `leader epoch ${epoch} is older than ${this.election.epoch}`, epoch: this.election.epoch };
     }
-    if (epoch > this.epochSeen) {
-      this.epochSeen = epoch;
-      await this.ctx.storage.put('epoch', epoch);
-    }
+    if (epoch > this.election.epoch) await this.electionStep(this.election.observe(epoch, Date.now()));
     await this.sync(bytes);
     return { ok: true, vv: this.replica.vv };
+  }
+
+  /** A leader's pull (anti-entropy) at epoch `epoch`: refused when this member knows a later epoch, so that a deposed leader learns of it. */
+  async syncAt(bytes: Uint8Array, epoch: number): Promise<SyncResult> {
+    if (epoch < this.election.epoch) return { ok: false, detail: `leader epoch ${epoch} is older than ${this.election.epoch}`, epoch: this.election.epoch };
+    if (epoch > this.election.epoch) await this.electionStep(this.election.observe(epoch, Date.now()));
+    return { ok: true, reply: await this.sync(bytes) };
+  }
+
+  /** An election message from the member of region `from`; answers this member's replies to it. */
+  async elect(from: string, message: ElectionMessage): Promise<ElectionMessage[]> {
+    const peer = memberId(from);
+    if (!this.config.regions.includes(peer) || peer === this.region) throw new Error(`${from} is not a peer of ${this.name}`);
+    this.tickSoon();
+    return this.electionStep(this.election.receive(peer, message, Date.now(), this.local()), peer);
+  }
+
+  /** Wakes this member (a peer waiting for a leader calls it): its election timers run from now on. */
+  async ping(): Promise<void> {
+    this.tickSoon();
   }
 
   /** The durable alarm: a gossip round, in case the timer of {@link arm} died with an evicted or restarted object. */
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
+    this.alarmAt = 0;
+    this.tickSoon();
     await this.gossip();
   }
 
@@ -533,10 +610,160 @@ export class ReplicaObject extends DurableObject<Env> {
       }, this.config.gossipIntervalMs);
     }
     if (this.alarmArmed) return;
+    this.setAlarm(Date.now() + this.config.gossipIntervalMs * ALARM_ROUNDS);
+  }
+
+  private setAlarm(at: number): void {
     this.alarmArmed = true;
-    this.ctx.storage.setAlarm(Date.now() + this.config.gossipIntervalMs * ALARM_ROUNDS).catch(() => {
+    this.alarmAt = at;
+    this.ctx.storage.setAlarm(at).catch(() => {
       this.alarmArmed = false;
+      this.alarmAt = 0;
     });
+  }
+
+  // ---- leader election ----
+
+  /** What the election needs to know of this member now. */
+  private local(): Local {
+    return { vv: this.replica.vv, busy: this.queue.active > 0 || this.queue.size > 0 };
+  }
+
+  private persistElection(step: Step): Promise<void> {
+    const d = step.persist!;
+    this.electionWrite = this.electionWrite.then(
+      () => this.ctx.storage.put('election', d),
+      () => this.ctx.storage.put('election', d),
+    );
+    return this.electionWrite;
+  }
+
+  /**
+   * Carries out a step of the election: its durable state is written before any of its messages
+   * leaves (a vote granted then forgotten in a crash could be granted twice). Messages to
+   * `replyTo` are returned (they travel back as the answer of its call), the others are sent.
+   */
+  private async electionStep(step: Step, replyTo?: MemberId): Promise<ElectionMessage[]> {
+    // A failed write fails this step's messages (below) and every later one's, never silently.
+    if (step.persist) this.persistElection(step).catch(() => undefined);
+    this.noteElection(step);
+    if (step.send.length === 0) return [];
+    await this.electionWrite;
+    const replies: ElectionMessage[] = [];
+    for (const o of step.send) {
+      if (o.to === replyTo) replies.push(o.message);
+      else this.ctx.waitUntil(this.sendElection(o.to, o.message));
+    }
+    return replies;
+  }
+
+  /** Sends one election message and takes in the answers; an unreachable peer is the election's timers' business. */
+  private async sendElection(to: MemberId, message: ElectionMessage): Promise<void> {
+    let answers: ElectionMessage[];
+    try {
+      answers = await this.peers.elect(to, message);
+    } catch {
+      return;
+    }
+    for (const m of answers) await this.electionStep(this.election.receive(to, m, Date.now(), this.local()));
+  }
+
+  /** A later epoch heard in other traffic (a refused replication or pull): adopted; a leader steps down. */
+  private observeEpoch(epoch: number): void {
+    if (epoch > this.election.epoch) void this.electionStep(this.election.observe(epoch, Date.now())).catch(() => undefined);
+  }
+
+  /** Records who leads at which epoch, and wakes the requests waiting for a leader or a lease. */
+  private noteElection(step: Step): void {
+    for (const e of step.events) {
+      if (e.kind === 'stepped-down') console.log(`${this.name} stepped down at epoch ${e.epoch} (${e.reason})`);
+      else if (e.kind === 'elected') console.log(`${this.name} elected leader at epoch ${e.epoch}`);
+      else if (e.kind === 'handover') console.log(`${this.name} hands over to ${e.to} at epoch ${e.epoch}`);
+    }
+    const leader = this.election.leader;
+    const epoch = this.election.epoch;
+    if (leader !== undefined && (this.lastElection?.epoch !== epoch || this.lastElection.leader !== leader)) {
+      this.lastElection = { epoch, leader, at: Date.now() };
+    }
+    const waiting = [...this.electionWaiters];
+    this.electionWaiters.clear();
+    for (const wake of waiting) wake();
+  }
+
+  /** Waits for the election to change (a leader, a lease), or a short while: callers check again. */
+  private electionChange(until: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.electionWaiters.add(resolve);
+      setTimeout(resolve, Math.max(1, Math.min(50, until - Date.now())));
+    });
+  }
+
+  /**
+   * The election ticks on a timer, every {@link tickMs}, for as long as the object lives (see
+   * README, Failover): a pure call that usually does nothing. Fine-grained, because two members
+   * whose timeouts fall into one tick stand together and split the vote.
+   */
+  private tickSoon(): void {
+    if (this.electionTimer !== undefined) return;
+    this.electionTimer = setTimeout(() => {
+      this.electionTimer = undefined;
+      this.electionStep(this.election.tick(Date.now(), this.local())).catch((err: unknown) => console.error(`ReplicaObject:election ${this.name}`, err));
+      // While a leader is known its heartbeats keep every member running; an election under way needs the alarm.
+      if (this.election.leader === undefined) this.backstop();
+      this.tickSoon();
+    }, this.tickMs());
+  }
+
+  private tickMs(): number {
+    return Math.max(10, Math.min(50, this.config.leaseMs / 40));
+  }
+
+  /**
+   * Keeps the durable alarm at most {@link BACKSTOP_LEASES} leases ahead while no leader is
+   * known, so that a member evicted or restarted mid-election takes part again; set again only
+   * once half of that has passed (a storage write every two leases, not every tick). An idle
+   * shard with a leader sets no alarm: the heartbeats wake and keep its members.
+   */
+  private backstop(): void {
+    const now = Date.now();
+    const span = BACKSTOP_LEASES * this.config.leaseMs;
+    if (this.alarmArmed && this.alarmAt - now > span / 2) return;
+    this.setAlarm(now + span);
+  }
+
+  /** Wakes every peer (at most once a lease): a member waiting for a leader needs the others running their election. */
+  private wakePeers(): void {
+    const now = Date.now();
+    if (now - this.wokenAt < this.config.leaseMs) return;
+    this.wokenAt = now;
+    for (const p of this.config.regions) if (p !== this.region) this.ctx.waitUntil(this.peers.wake(p).catch(() => undefined));
+  }
+
+  /** The leader this member knows, waiting (until `until`) while none is. @throws UnavailableError */
+  private async awaitLeader(until: number): Promise<MemberId> {
+    for (;;) {
+      const leader = this.election.leader;
+      if (leader !== undefined) return leader;
+      if (Date.now() >= until) throw new UnavailableError(`no leader of shard ${this.shard} is known yet (an election is under way); retry`, 1);
+      this.wakePeers();
+      await this.electionChange(until);
+    }
+  }
+
+  /** A new leader holds its lease after its first heartbeat round: a strong write waits that long for it at most. */
+  private async awaitLease(deadline: number): Promise<void> {
+    const until = Math.min(deadline, Date.now() + this.config.leaseMs / 2);
+    while (!this.election.leaseValid(Date.now()) && Date.now() < until && this.election.acceptsOperations()) await this.electionChange(until);
+  }
+
+  /**
+   * A quorum write's majority round: fenced by this member's epoch, and the leader it knows must
+   * be in the majority, so that the leader's lease reads see every acknowledged quorum write.
+   */
+  private async quorumReplicate(entries: readonly LogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const leader = await this.awaitLeader(Date.now() + 2 * this.config.leaseMs);
+    await replicateToMajority(this.replica, this.peers.at(this.election.epoch), entries, leader);
   }
 
   /**
@@ -561,14 +788,32 @@ export class ReplicaObject extends DurableObject<Env> {
     );
   }
 
-  /** Quorum reads and strong operations: answered by the leader, or 503 when it cannot be reached. */
-  private async viaLeader(req: DocRequest): Promise<DocResponse> {
-    if (this.region === this.role.leader) return this.lead(req);
-    try {
-      return await this.peers.lead(req);
-    } catch (err) {
-      const detail = `the leader of shard ${this.shard} cannot be reached: ${err instanceof Error ? err.message : String(err)}`;
-      return { ok: false, problem: { code: 'unavailable', detail, retryAfterSeconds: 1 } };
+  /**
+   * Quorum reads and strong operations: carried out here when this member is the leader, else
+   * forwarded to the leader it knows; while none is known (an election, a handover), the
+   * request waits for one, up to twice the lease (or the caller's budget). 503 with
+   * `Retry-After` when the leader cannot be reached or none is elected in time.
+   */
+  private async viaLeader(req: DocRequest, hops = 0): Promise<DocResponse> {
+    const start = Date.now();
+    const given = req.budgetMs;
+    const waitUntil = start + (given ?? 2 * this.config.leaseMs);
+    const budget = (): number => (given !== undefined ? Math.max(1, start + given - Date.now()) : this.config.quorumTimeoutMs * 2);
+    const unavailable = (detail: string): DocResponse => ({ ok: false, problem: { code: 'unavailable', detail, retryAfterSeconds: 1 } });
+    for (;;) {
+      if (this.election.acceptsOperations()) return this.leadHere(req, Date.now() + budget());
+      const leader = this.election.leader;
+      if (leader !== undefined && leader !== this.region) {
+        if (hops >= MAX_HOPS) return unavailable(`${this.name} is not the leader of shard ${this.shard}; the leader at epoch ${this.election.epoch} is ${leader}`);
+        try {
+          return await this.peers.lead(leader, req, budget(), hops + 1);
+        } catch (err) {
+          return unavailable(`the leader of shard ${this.shard} (${leader}) cannot be reached: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (Date.now() >= waitUntil) return unavailable(`no leader of shard ${this.shard} was elected within ${waitUntil - start} ms; retry`);
+      this.wakePeers();
+      await this.electionChange(waitUntil);
     }
   }
 
@@ -611,6 +856,7 @@ export class ReplicaObject extends DurableObject<Env> {
     try {
       return { ok: true, result: await f() };
     } catch (err) {
+      if (err instanceof StaleEpochError) return { ok: false, problem: { code: err.code, detail: err.message, retryAfterSeconds: 1 } };
       if (err instanceof UnavailableError || err instanceof EngineFaultError) {
         if (err instanceof EngineFaultError) await this.recover(method, err);
         return { ok: false, problem: { code: err.code, detail: err.message, retryAfterSeconds: err.retryAfterSeconds } };
@@ -639,5 +885,5 @@ const refuseUpgrade = (code: string, detail: string, retryAfterSeconds?: number)
 
 /** Errors that tell the client to retry later: not outcomes of its request, so never recorded. */
 function retryLater(err: ConcordError): boolean {
-  return err instanceof UnavailableError || err instanceof EngineFaultError || err instanceof MissingDependenciesError;
+  return err instanceof UnavailableError || err instanceof EngineFaultError || err instanceof MissingDependenciesError || err instanceof StaleEpochError;
 }

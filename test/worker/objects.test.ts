@@ -30,7 +30,7 @@ describe('replica objects', () => {
     const s = stub(1, 'apac') as unknown as { replicate(b: Uint8Array, e: number): Promise<{ ok: boolean; detail?: string }> };
     const empty = encodeMessage({ kind: 'delta', from: 'wnam' as never, vv: {}, more: false, reply: false, entries: [] });
     expect((await s.replicate(empty, 2)).ok).toBe(true);
-    expect(await s.replicate(empty, 1)).toEqual({ ok: false, code: 'stale-epoch', detail: 'leader epoch 1 is older than 2' });
+    expect(await s.replicate(empty, 1)).toEqual({ ok: false, code: 'stale-epoch', detail: 'leader epoch 1 is older than 2', epoch: 2 });
   });
 
   it('store documents larger than the 2 MB SQLite row limit and load them back after a restart', async () => {

@@ -38,11 +38,15 @@ const codeOf = (res: DocResponse): string => (res.ok ? 'ok' : res.problem.code);
 describe('peer transport: timeouts', () => {
   it('stops waiting for a leader that does not answer within twice QUORUM_TIMEOUT_MS and answers 503', async () => {
     // The leader's own majority pull is slowed past the forwarding call's 2000 ms timeout. (Its
-    // delayed messages still land about a second after this test ends, during the next ones,
-    // which neither depend on nor disturb them.)
+    // delayed messages still land about a second after this test ends.) A read would be
+    // answered from the leader's lease without a pull: this is a strong write whose
+    // precondition fails on the missing document once the pull is done, so it writes nothing.
+    await waitFor('weur to know wnam as the leader', async () => (await stats(QUIET, 'weur')).leaderRegion === 'wnam');
     await setFaultsAt(QUIET, 'wnam', { delayMs: 3000 });
     try {
-      const { res, ms } = await forwardedRead();
+      const start = Date.now();
+      const res = await call('weur', { op: 'patch', ...at('strong', NS, MISSING), patch: { no: 1 }, ifMatch: ['*'] });
+      const ms = Date.now() - start;
       expect(codeOf(res)).toBe('unavailable');
       expect(!res.ok && res.problem.detail).toContain('did not answer within 2000 ms');
       expect(ms).toBeGreaterThanOrEqual(1950);
@@ -50,6 +54,9 @@ describe('peer transport: timeouts', () => {
     } finally {
       await setFaultsAt(QUIET, 'wnam', {});
     }
+    // The delayed heartbeats may have let weur and apac elect a leader meanwhile; the next tests
+    // forward from weur to wnam, so they wait until leadership is back there.
+    await waitFor('wnam to lead again', async () => (await stats(QUIET, 'weur')).leaderRegion === 'wnam' && (await stats(QUIET, 'wnam')).leader, 15_000);
   });
 });
 

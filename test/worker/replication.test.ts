@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
+import { abortAllDurableObjects, env, runInDurableObject } from 'cloudflare:test';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shard } from '../../src/core/routing.js';
@@ -69,8 +69,22 @@ describe('partitions', () => {
     await ok('weur', { op: 'patch', ...at('eventual', NS, key), patch: { majority: 1 } });
     await ok('apac', { op: 'patch', ...at('eventual', NS, key), patch: { majority2: 1 } });
 
-    // The leader (wnam) is alone: no majority, so strong and quorum fail fast there. Each
-    // refused write sets a field no other write touches, so what it left behind shows.
+    // Until it elects a leader of its own (at least a lease after the cut: its members promised
+    // the leader not to), the majority side cannot reach the leader: strong reads and writes
+    // and quorum reads fail there.
+    const refusedAtWeur: DocRequest[] = [
+      { op: 'get', ...at('strong', NS, key) },
+      { op: 'get', ...at('quorum', NS, key) },
+      { op: 'patch', ...at('strong', NS, key), patch: { refusedStrongAtWeur: 1 } },
+    ];
+    for (const req of refusedAtWeur) {
+      const res = await call('weur', req);
+      expect(res.ok ? 'ok' : res.problem.code, `${req.op} ${req.level} at weur`).toBe('unavailable');
+    }
+    // The leader (wnam) is alone: once its lease has lapsed (within it, it still answers reads
+    // from its own state), strong and quorum fail there. Each refused write sets a field no
+    // other write touches, so what it left behind shows.
+    await waitFor('the lease at wnam to lapse', async () => ((await stats(s, 'wnam')).leaseExpiresAt ?? 0) < Date.now(), 2 * Number(env.LEASE_MS));
     const refusedAtWnam: DocRequest[] = [
       { op: 'get', ...at('strong', NS, key) },
       { op: 'get', ...at('quorum', NS, key) },
@@ -81,20 +95,10 @@ describe('partitions', () => {
       const res = await call('wnam', req);
       expect(res.ok ? 'ok' : res.problem.code, `${req.op} ${req.level} at wnam`).toBe('unavailable');
     }
-    // The majority side cannot reach the leader either: strong reads and writes and quorum reads fail there too.
-    const refusedAtWeur: DocRequest[] = [
-      { op: 'get', ...at('strong', NS, key) },
-      { op: 'get', ...at('quorum', NS, key) },
-      { op: 'patch', ...at('strong', NS, key), patch: { refusedStrongAtWeur: 1 } },
-    ];
-    for (const req of refusedAtWeur) {
-      const res = await call('weur', req);
-      expect(res.ok ? 'ok' : res.problem.code, `${req.op} ${req.level} at weur`).toBe('unavailable');
-    }
     // A strong write reaches a majority before it applies: the refused one left nothing, even at the leader.
     expect(await readAt('wnam', key)).not.toHaveProperty('refusedStrong');
-    // ...but it holds a majority, so a quorum write is acknowledged there.
-    await ok('weur', { op: 'patch', ...at('quorum', NS, key), patch: { quorum: 1 } });
+    // ...but the other side holds a majority: once it has elected a leader, a quorum write is acknowledged there.
+    await waitFor('a quorum write at weur', async () => (await call('weur', { op: 'patch', ...at('quorum', NS, key), patch: { quorum: 1 } })).ok, 3 * Number(env.LEASE_MS));
 
     await setFaults(s, null);
     await waitFor('identical vectors on every member', async () => {

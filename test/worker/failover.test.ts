@@ -1,0 +1,138 @@
+import { env } from 'cloudflare:test';
+import { afterEach, describe, expect, it } from 'vitest';
+import { shard } from '../../src/core/routing.js';
+import type { DocRequest, DocResponse, MemberStats } from '../../src/objects/protocol.js';
+import { at, call, ok, REGIONS, setFaults, SHARDS, stats, waitFor } from './members.js';
+
+/**
+ * Leader failover (issue 9) on real workerd: the leader's region (PRIMARY_REGION, wnam) is
+ * partitioned away; the majority side elects a leader of its own and strong operations work
+ * there again within twice the lease; a guarded counter never goes below its floor across
+ * the change; after the heal, leadership returns to PRIMARY_REGION by a handover.
+ */
+const NS = 'failover';
+const shardOf = (key: string): number => shard(NS, key, SHARDS);
+const LEASE_MS = Number(env.LEASE_MS);
+/** Allowance beyond twice the lease: a tick (at most 50 ms), the vote round and the write itself. */
+const TICK_SLACK_MS = 250;
+
+afterEach(async () => {
+  for (let s = 0; s < SHARDS; s++) await setFaults(s, null);
+});
+
+/** The member claiming leadership at the highest epoch (a deposed leader cut off may still claim an older one). */
+const leaderOf = async (s: number): Promise<MemberStats | undefined> =>
+  (await Promise.all(REGIONS.map((r) => stats(s, r)))).filter((m) => m.leader).sort((a, b) => b.epoch - a.epoch)[0];
+
+const decrement = (key: string): DocRequest => ({ op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: -1, min: 0 }] });
+
+describe('leader failover', () => {
+  it('the majority side takes over within twice the lease, the guard holds across the change, and leadership returns to PRIMARY_REGION after the heal', async () => {
+    expect(LEASE_MS).toBeGreaterThan(0);
+    const key = 'stock-fo';
+    const s = shardOf(key);
+    const START = 40;
+    await ok('weur', { op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: START }] });
+    const before = await leaderOf(s);
+    expect(before?.region).toBe('wnam');
+    expect(before!.leaseExpiresAt).toBeGreaterThan(Date.now() - LEASE_MS);
+
+    // Guarded decrements from every region, all along; none may take stock below 0.
+    let succeeded = 0;
+    let stop = false;
+    const unexpected: string[] = [];
+    const seenStock: number[] = [];
+    const loops = REGIONS.map(async (region) => {
+      while (!stop) {
+        const res: DocResponse = await call(region, decrement(key));
+        if (res.ok) {
+          succeeded++;
+          seenStock.push(res.result.json!['stock'] as number);
+        } else if (res.problem.code !== 'unavailable' && res.problem.code !== 'guard-violation') unexpected.push(`${region}: ${res.problem.code}: ${res.problem.detail}`);
+        else if (res.problem.code === 'unavailable' && !(res.problem.retryAfterSeconds! >= 1)) unexpected.push(`${region}: 503 without Retry-After`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    });
+    try {
+      // Let a couple of decrements through before the cut.
+      await waitFor('a decrement before the cut', async () => succeeded >= 1);
+      await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
+      const cut = Date.now();
+
+      // The majority side: a strong write and a strong read succeed again within twice the lease.
+      let firstWriteMs = -1;
+      await waitFor(
+        'a strong write on the majority side',
+        async () => {
+          const res = await call('weur', { op: 'patch', ...at('strong', NS, 'fo-probe'), patch: { at: Date.now() } });
+          if (res.ok) firstWriteMs = Date.now() - cut;
+          else expect(res.problem.code).toBe('unavailable');
+          return res.ok;
+        },
+        2 * LEASE_MS + TICK_SLACK_MS,
+      );
+      const read = await call('apac', { op: 'get', ...at('strong', NS, key) });
+      expect(read.ok, JSON.stringify(read)).toBe(true);
+      const readMs = Date.now() - cut;
+      console.log(`failover: first strong write on the majority side ${firstWriteMs} ms after the cut, strong read at ${readMs} ms (lease ${LEASE_MS} ms)`);
+      expect(firstWriteMs).toBeLessThanOrEqual(2 * LEASE_MS + TICK_SLACK_MS);
+
+      const during = await leaderOf(s);
+      expect(['weur', 'apac']).toContain(during?.region);
+      expect(during!.epoch).toBeGreaterThan(before!.epoch);
+      expect(during!.lastElection).toMatchObject({ epoch: during!.epoch, leader: during!.region });
+      // The minority side takes no strong write.
+      const minority = await call('wnam', { op: 'patch', ...at('strong', NS, 'fo-minority'), patch: { no: 1 } });
+      expect(minority.ok ? 'ok' : minority.problem.code).toBe('unavailable');
+      // Decrements went on on the majority side.
+      const during0 = succeeded;
+      await waitFor('a decrement on the majority side', async () => succeeded > during0 || seenStock.includes(0), 4 * LEASE_MS);
+
+      await setFaults(s, null);
+      const healed = Date.now();
+      await waitFor(
+        'leadership back at wnam',
+        async () => {
+          const l = await leaderOf(s);
+          return l?.region === 'wnam' && l.epoch > during!.epoch;
+        },
+        6 * LEASE_MS,
+      );
+      console.log(`failover: leadership back at wnam ${Date.now() - healed} ms after the heal`);
+      await waitFor(
+        'a strong write answered by wnam',
+        async () => {
+          const res = await call('wnam', { op: 'patch', ...at('strong', NS, 'fo-back'), patch: { back: 1 } });
+          return res.ok && res.result.member.endsWith(':wnam');
+        },
+        2 * LEASE_MS,
+      );
+      await waitFor(
+        'the counter at its floor',
+        async () => {
+          const res = await call('weur', { op: 'get', ...at('strong', NS, key) });
+          return res.ok && res.result.json!['stock'] === 0;
+        },
+        20_000,
+      );
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+    }
+    expect(unexpected).toEqual([]);
+    // A decrement in flight at the cut may have applied at wnam without reaching a majority
+    // (503: not acknowledged, not "not applied"); it merges after the heal (README, Known limits).
+    expect(succeeded).toBeGreaterThanOrEqual(START - 1);
+    expect(succeeded).toBeLessThanOrEqual(START);
+    expect(seenStock.every((n) => n >= 0)).toBe(true);
+    // Every region converges on the floor, never below it.
+    for (const r of REGIONS) {
+      await waitFor(`stock 0 at ${r}`, async () => {
+        const res = await call(r, { op: 'get', ...at('eventual', NS, key) });
+        return res.ok && res.result.json!['stock'] === 0;
+      });
+    }
+    const final = await ok('weur', { op: 'get', ...at('strong', NS, key) });
+    expect(final.json).toEqual({ stock: 0 });
+  });
+});
