@@ -49,6 +49,12 @@ export interface ElectionConfig {
   readonly maxClockDriftMs: number;
   /** Interval between heartbeat rounds; a quarter of the lease unless set. */
   readonly heartbeatMs?: number;
+  /**
+   * False: only the preferred member ever stands, so the leader is the preferred member or
+   * nobody. For a write path that commits on the leader before a majority holds the write,
+   * where a deposed leader's unacknowledged write could surface after a failover. Default true.
+   */
+  readonly failover?: boolean;
 }
 
 /** What a member must keep across restarts, written before any message that depends on it. */
@@ -188,7 +194,7 @@ export class Election {
   tick(now: number, local: Local): Step {
     const step = emptyStep();
     if (this.state === 'leader') this.leaderTick(now, local, step);
-    else if (now >= this.timeoutAt && this.free(now)) this.startPreVote(now, local, step);
+    else if (now >= this.timeoutAt && this.free(now) && this.mayStand()) this.startPreVote(now, local, step);
     return step;
   }
 
@@ -436,6 +442,10 @@ export class Election {
   // ---- helpers ----
 
   /** Free to vote for a new leader (itself included): not restarting, and no lease promise holding. */
+  private mayStand(): boolean {
+    return this.config.failover !== false || this.config.self === this.config.preferred;
+  }
+
   private free(now: number): boolean {
     return now >= this.quietUntil && !(this.promise && now < this.promise.until);
   }
