@@ -20,6 +20,11 @@ export interface Env {
   readonly LEASE_MS?: string;
   /** The most two members' clocks may disagree over one lease (ms; default 1 s, below LEASE_MS). */
   readonly MAX_CLOCK_DRIFT_MS?: string;
+  /**
+   * `on`: any member may stand when the leader is lost (failover). Otherwise (the default) only
+   * PRIMARY_REGION's member stands, as before failover existed: see README, Failover, for why.
+   */
+  readonly FAILOVER?: string;
   /** How long an `Idempotency-Key`'s outcome is kept (ms; default 24 h). */
   readonly IDEMPOTENCY_TTL_MS?: string;
   readonly MAX_BODY_BYTES?: string;
@@ -64,6 +69,8 @@ export interface Config {
   readonly quorumTimeoutMs: number;
   readonly leaseMs: number;
   readonly maxClockDriftMs: number;
+  /** Members other than PRIMARY_REGION's stand in elections (FAILOVER=on). */
+  readonly failover: boolean;
   readonly idempotencyTtlMs: number;
   readonly maxBodyBytes: number;
   readonly maxWsMessageBytes: number;
@@ -171,6 +178,7 @@ export function readConfig(env: Env): Config {
     quorumTimeoutMs: int(env.QUORUM_TIMEOUT_MS, 2000, 'QUORUM_TIMEOUT_MS'),
     leaseMs,
     maxClockDriftMs,
+    failover: env.FAILOVER === 'on',
     idempotencyTtlMs: int(env.IDEMPOTENCY_TTL_MS, 24 * 60 * 60 * 1000, 'IDEMPOTENCY_TTL_MS'),
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
     maxWsMessageBytes: int(env.MAX_WS_MESSAGE_BYTES, int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'), 'MAX_WS_MESSAGE_BYTES'),

@@ -126,19 +126,34 @@ export class ReplicaObject extends DurableObject<Env> {
     const legacy = await storage.get<number>('epoch');
     const durable = (await storage.get<Durable>('election')) ?? (legacy ? { epoch: legacy, votedFor: null } : undefined);
     this.election = new Election(
-      { self: this.region, members: this.config.regions, preferred: this.config.primary, leaseMs: this.config.leaseMs, maxClockDriftMs: this.config.maxClockDriftMs },
+      {
+        self: this.region,
+        members: this.config.regions,
+        preferred: this.config.primary,
+        leaseMs: this.config.leaseMs,
+        maxClockDriftMs: this.config.maxClockDriftMs,
+        // Off: only PRIMARY_REGION's member stands (README, Failover).
+        failover: this.config.failover,
+      },
       durable,
       Date.now(),
       random,
     );
     // A fresh shard: the preferred member stands at once, and this start waits for the votes
     // (one round trip; none of its peers calls back while it starts), so that the first
-    // strong operation finds a leader.
+    // strong operation finds a leader. It first pulls what its peers hold: a voter refuses a
+    // candidate that lacks what it applied (an eventual write that woke this member, say).
+    if (!durable && this.region === this.config.primary) {
+      await Promise.allSettled(this.config.regions.filter((p) => p !== this.region).map((p) => this.peers.pull(p)));
+    }
     const boot = this.election.bootstrap(Date.now(), this.local());
     if (boot.persist) await this.persistElection(boot);
     this.noteElection(boot);
     await Promise.all(boot.send.map((o) => this.sendElection(o.to, o.message)));
     this.tickSoon();
+    // A restarted member grants no vote for a lease: its peers start their timers (and that
+    // quiet lease) now rather than when an election message first reaches them.
+    if (durable) this.wakePeers();
   }
 
   /** A replica rebuilt from what storage committed: fresh engines, nothing held in memory. */
@@ -715,7 +730,7 @@ export class ReplicaObject extends DurableObject<Env> {
   }
 
   private tickMs(): number {
-    return Math.max(10, Math.min(50, this.config.leaseMs / 40));
+    return Math.max(10, Math.min(50, this.config.leaseMs / 150));
   }
 
   /**
