@@ -10,7 +10,7 @@ import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
 import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, MissingDependenciesError, StaleEpochError, UnavailableError } from '../core/errors.js';
-import { type Durable, Election, type ElectionMessage, type Local, type Step } from '../core/election.js';
+import { type Durable, Election, type ElectionMessage, type ElectionState, type Local, type Step } from '../core/election.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
 import { Quarantine } from '../core/quarantine.js';
 import { isLive } from '../core/doc-meta.js';
@@ -62,7 +62,7 @@ export class ReplicaObject extends DurableObject<Env> {
   private region!: MemberId;
   private name!: string;
   /** This member's part in its shard's leader election (src/core/election.ts). */
-  private election!: Election;
+  private election!: Election | FixedRole;
   /** The last write of the election's durable state: every election message waits for it. */
   private electionWrite: Promise<void> = Promise.resolve();
   private electionTimer: ReturnType<typeof setTimeout> | undefined;
@@ -125,6 +125,12 @@ export class ReplicaObject extends DurableObject<Env> {
     // The election's durable state; before it existed, members kept only the highest epoch seen.
     const legacy = await storage.get<number>('epoch');
     const durable = (await storage.get<Durable>('election')) ?? (legacy ? { epoch: legacy, votedFor: null } : undefined);
+    if (!this.config.failover) {
+      // FAILOVER off: PRIMARY_REGION leads, as before elections existed: no timers, no
+      // heartbeats (members hibernate), no leases; epochs still fence replication.
+      this.election = new FixedRole(this.region, this.config.primary, durable);
+      return;
+    }
     this.election = new Election(
       {
         self: this.region,
@@ -719,7 +725,7 @@ export class ReplicaObject extends DurableObject<Env> {
    * whose timeouts fall into one tick stand together and split the vote.
    */
   private tickSoon(): void {
-    if (this.electionTimer !== undefined) return;
+    if (this.electionTimer !== undefined || !this.config.failover) return;
     this.electionTimer = setTimeout(() => {
       this.electionTimer = undefined;
       this.electionStep(this.election.tick(Date.now(), this.local())).catch((err: unknown) => console.error(`ReplicaObject:election ${this.name}`, err));
@@ -748,6 +754,7 @@ export class ReplicaObject extends DurableObject<Env> {
 
   /** Wakes every peer (at most once a lease): a member waiting for a leader needs the others running their election. */
   private wakePeers(): void {
+    if (!this.config.failover) return;
     const now = Date.now();
     if (now - this.wokenAt < this.config.leaseMs) return;
     this.wokenAt = now;
@@ -767,6 +774,7 @@ export class ReplicaObject extends DurableObject<Env> {
 
   /** A new leader holds its lease after its first heartbeat round: a strong write waits that long for it at most. */
   private async awaitLease(deadline: number): Promise<void> {
+    if (!this.config.failover) return;
     const until = Math.min(deadline, Date.now() + this.config.leaseMs / 2);
     while (!this.election.leaseValid(Date.now()) && Date.now() < until && this.election.acceptsOperations()) await this.electionChange(until);
   }
@@ -778,7 +786,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private async quorumReplicate(entries: readonly LogEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const leader = await this.awaitLeader(Date.now() + 2 * this.config.leaseMs);
-    await replicateToMajority(this.replica, this.peers.at(this.election.epoch), entries, leader);
+    // Without failover the leader reads through majority rounds only (no lease): any majority will do.
+    await replicateToMajority(this.replica, this.peers.at(this.election.epoch), entries, this.config.failover ? leader : undefined);
   }
 
   /**
@@ -883,6 +892,62 @@ export class ReplicaObject extends DurableObject<Env> {
       console.error(`ReplicaObject:${method}`, err instanceof AssertionFailure ? 'assertion failed:' : 'unexpected error:', err);
       return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
     }
+  }
+}
+
+/**
+ * The leader role without elections (FAILOVER off): PRIMARY_REGION's member leads at the
+ * highest epoch this member stored (1 for a new shard), never holds a lease, and ignores
+ * election messages; a later epoch seen in replication is adopted, as before elections existed.
+ */
+class FixedRole {
+  readonly state: ElectionState;
+  readonly leader: MemberId;
+  readonly leaseExpiry = -Infinity;
+  private current: Durable;
+
+  constructor(
+    private readonly self: MemberId,
+    primary: MemberId,
+    durable: Durable | undefined,
+  ) {
+    this.leader = primary;
+    this.state = self === primary ? 'leader' : 'follower';
+    this.current = { epoch: Math.max(1, durable?.epoch ?? 1), votedFor: durable?.votedFor ?? null };
+  }
+
+  get epoch(): number {
+    return this.current.epoch;
+  }
+
+  durable(): Durable {
+    return this.current;
+  }
+
+  acceptsOperations(): boolean {
+    return this.self === this.leader;
+  }
+
+  leaseValid(_now: number): boolean {
+    return false;
+  }
+
+  tick(_now: number, _local: Local): Step {
+    return { send: [], events: [] };
+  }
+
+  receive(_from: MemberId, _msg: ElectionMessage, _now: number, _local: Local): Step {
+    return { send: [], events: [] };
+  }
+
+  bootstrap(_now: number, _local: Local): Step {
+    return { send: [], events: [] };
+  }
+
+  observe(epoch: number, _now: number): Step {
+    if (epoch <= this.current.epoch) return { send: [], events: [] };
+    this.current = { epoch, votedFor: null };
+    return { persist: this.current, send: [], events: [] };
   }
 }
 
