@@ -9,7 +9,7 @@
  *
  * Screenshots go to test-artifacts/browser/.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, launchBrowser, mintToken, newPage, pageLog, screenshot, startWrangler, waitUntil, type WranglerDev } from './browser.js';
 
@@ -150,13 +150,19 @@ describe('the dashboard, as npm run start:test serves it', () => {
     return res.status;
   };
 
+  /** The dashboard in a new page of `context`, signed in with `token`. */
+  const dashboard = async (context: BrowserContext, token: string): Promise<Page> => {
+    const page = await newPage(context);
+    await page.goto(`${dev.url}/dashboard`);
+    await page.locator('#token').fill(token);
+    await page.locator('button[type=submit]').first().click();
+    return page;
+  };
+
   it('refuses a wrong token with a readable error', async () => {
     const context = await browser.newContext();
     try {
-      const page = await newPage(context);
-      await page.goto(`${dev.url}/dashboard`);
-      await page.locator('#token').fill('not-a-token');
-      await page.locator('button[type=submit]').first().click();
+      const page = await dashboard(context, 'not-a-token');
       await waitUntil(page, 'the refusal', () => !document.getElementById('error')!.hidden, null);
       expect(await page.locator('#error').textContent()).toMatch(/^The token was refused \(401\): /);
       expect(await page.locator('#refresh').getAttribute('data-state')).toBe('error');
@@ -169,10 +175,7 @@ describe('the dashboard, as npm run start:test serves it', () => {
   it('shows every member per shard and region, leaders and epochs, refreshing live; the token stays for the tab', async () => {
     const context = await browser.newContext();
     try {
-      const page = await newPage(context);
-      await page.goto(`${dev.url}/dashboard`);
-      await page.locator('#token').fill(admin);
-      await page.locator('button[type=submit]').first().click();
+      const page = await dashboard(context, admin);
       // wrangler.toml's test environment: 4 shards × 3 regions.
       await waitUntil(page, '12 member rows', () => document.querySelectorAll('#members tbody tr').length === 12, null);
       expect(await page.locator('#leaders tbody tr').count()).toBe(4);
@@ -207,10 +210,7 @@ describe('the dashboard, as npm run start:test serves it', () => {
   it('drives the fault routes of the test configuration: a partition, then healing', async () => {
     const context = await browser.newContext();
     try {
-      const page = await newPage(context);
-      await page.goto(`${dev.url}/dashboard`);
-      await page.locator('#token').fill(admin);
-      await page.locator('button[type=submit]').first().click();
+      const page = await dashboard(context, admin);
       await waitUntil(page, 'the fault controls', () => !document.getElementById('faults')!.hidden && document.querySelectorAll('#partition-groups select').length === 3, null);
       expect(await strongPut('fault-probe', 'wnam')).toBe(201);
 
