@@ -10,14 +10,8 @@
  */
 import { SimFailure, simulate } from './sim/simulation.js';
 import type { StrongMutant } from './sim/strong.js';
+import { arg } from './cli-args.js';
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a non-negative integer`);
-  return v;
-}
 
 const one = arg('seed');
 const members = arg('members');

@@ -5,14 +5,8 @@
  * (see ElectionMutant).
  */
 import { type ElectionMutant, simulateElection } from './sim/election.js';
+import { arg } from './cli-args.js';
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a non-negative integer`);
-  return v;
-}
 
 const one = arg('seed');
 const members = arg('members');
