@@ -90,6 +90,7 @@ export async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: 
     if (Date.now() >= deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(last)}${error ? `, last error ${String(error)}` : ''}`);
     }
+    // The poll interval of this bounded wait (the deadline above ends it), not a wait for an outcome.
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -54,6 +54,7 @@ describe('leader failover', () => {
           seenStock.push(res.result.json!['stock'] as number);
         } else if (res.problem.code !== 'unavailable' && res.problem.code !== 'guard-violation') unexpected.push(`${region}: ${res.problem.code}: ${res.problem.detail}`);
         else if (res.problem.code === 'unavailable' && !(res.problem.retryAfterSeconds! >= 1)) unexpected.push(`${region}: 503 without Retry-After`);
+        // Paces the load (about three decrements a second per region); every outcome is waited for by condition below.
         await new Promise((r) => setTimeout(r, 300));
       }
     });
