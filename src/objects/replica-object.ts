@@ -549,19 +549,27 @@ export class ReplicaObject extends DurableObject<Env> {
    * applying them, or refuses a leader whose epoch is older than one already seen.
    */
   async replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult> {
-    if (epoch < this.election.epoch) {
-      return { ok: false, code: 'stale-epoch', detail: `leader epoch ${epoch} is older than ${this.election.epoch}`, epoch: this.election.epoch };
-    }
-    if (epoch > this.election.epoch) await this.electionStep(this.election.observe(epoch, Date.now()));
+    const refused = await this.fence(epoch);
+    if (refused) return { ok: false, code: 'stale-epoch', detail: refused, epoch: this.election.epoch };
     await this.sync(bytes);
     return { ok: true, vv: this.replica.vv };
   }
 
   /** A leader's pull (anti-entropy) at epoch `epoch`: refused when this member knows a later epoch, so that a deposed leader learns of it. */
   async syncAt(bytes: Uint8Array, epoch: number): Promise<SyncResult> {
-    if (epoch < this.election.epoch) return { ok: false, detail: `leader epoch ${epoch} is older than ${this.election.epoch}`, epoch: this.election.epoch };
-    if (epoch > this.election.epoch) await this.electionStep(this.election.observe(epoch, Date.now()));
+    const refused = await this.fence(epoch);
+    if (refused) return { ok: false, detail: refused, epoch: this.election.epoch };
     return { ok: true, reply: await this.sync(bytes) };
+  }
+
+  /**
+   * The epoch fence of a leader's replication or pull: why it is refused when `epoch` is older
+   * than this member knows; otherwise undefined, once a later epoch has been adopted.
+   */
+  private async fence(epoch: number): Promise<string | undefined> {
+    if (epoch < this.election.epoch) return `leader epoch ${epoch} is older than ${this.election.epoch}`;
+    if (epoch > this.election.epoch) await this.electionStep(this.election.observe(epoch, Date.now()));
+    return undefined;
   }
 
   /** An election message from the member of region `from`; answers this member's replies to it. */
