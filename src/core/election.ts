@@ -15,7 +15,8 @@
  *   when it has not heard from a leader for a lease itself and the candidate's applied vector
  *   covers its own. Only with a majority does the candidate raise its epoch.
  * - `vote` (the candidate, having voted for itself) → `vote-reply`. One vote per epoch per
- *   member, only for a candidate whose applied vector covers the voter's, never while the
+ *   member, only for a candidate whose applied vector covers the voter's and whose highest
+ *   accepted strong write proposal ranks at least as high (src/core/proposals.ts), never while the
  *   voter's lease promise holds.
  * - `timeout-now` (leader → the preferred member): stand now. The leader has stopped taking
  *   operations and dropped its lease, so the votes of this one election (`transfer`) may
@@ -35,7 +36,8 @@ import type { MemberId } from './ids.js';
 import type { Random } from './ports.js';
 import { majority } from './routing.js';
 import type { LeaderRole } from './strong.js';
-import { leq, type VersionVector } from './version-vector.js';
+import { type Rank, rankBefore, STRONG_ORIGIN } from './proposals.js';
+import { get, leq, type VersionVector } from './version-vector.js';
 
 export interface ElectionConfig {
   readonly self: MemberId;
@@ -67,9 +69,9 @@ export interface Durable {
 export type Refusal = 'stale-epoch' | 'voted' | 'behind' | 'leader-lease' | 'restarting';
 
 export type ElectionMessage =
-  | { readonly type: 'pre-vote'; readonly epoch: number; readonly vv: VersionVector }
+  | { readonly type: 'pre-vote'; readonly epoch: number; readonly vv: VersionVector; readonly accepted?: Rank }
   | { readonly type: 'pre-vote-reply'; readonly epoch: number; readonly granted: boolean; readonly reason?: Refusal; readonly current: number }
-  | { readonly type: 'vote'; readonly epoch: number; readonly vv: VersionVector; readonly transfer: boolean }
+  | { readonly type: 'vote'; readonly epoch: number; readonly vv: VersionVector; readonly accepted?: Rank; readonly transfer: boolean }
   | { readonly type: 'vote-reply'; readonly epoch: number; readonly granted: boolean; readonly reason?: Refusal }
   | { readonly type: 'heartbeat'; readonly epoch: number; readonly round: number }
   | { readonly type: 'heartbeat-reply'; readonly epoch: number; readonly round: number; readonly ok: boolean; readonly vv: VersionVector }
@@ -97,6 +99,8 @@ export interface Step {
 export interface Local {
   /** The member's applied version vector. */
   readonly vv: VersionVector;
+  /** The highest rank of a strong write proposal this member accepted (src/core/proposals.ts); none when absent. */
+  readonly accepted?: Rank;
   /** A strong operation is under way (the leader does not hand over meanwhile). */
   readonly busy?: boolean;
 }
@@ -311,7 +315,7 @@ export class Election {
     this.leader = undefined;
     this.granted = new Set([this.config.self]);
     this.timeoutAt = now + this.electionTimeout();
-    for (const to of this.peers()) step.send.push({ to, message: { type: 'pre-vote', epoch: this.epoch + 1, vv: local.vv } });
+    for (const to of this.peers()) step.send.push({ to, message: { type: 'pre-vote', epoch: this.epoch + 1, vv: local.vv, ...withRank(local) } });
     if (this.granted.size >= this.majority()) this.startElection(now, local, false, step);
   }
 
@@ -321,7 +325,7 @@ export class Election {
     this.setDurable({ epoch: this.epoch + 1, votedFor: this.config.self }, step);
     this.granted = new Set([this.config.self]);
     this.timeoutAt = now + this.electionTimeout();
-    for (const to of this.peers()) step.send.push({ to, message: { type: 'vote', epoch: this.epoch, vv: local.vv, transfer } });
+    for (const to of this.peers()) step.send.push({ to, message: { type: 'vote', epoch: this.epoch, vv: local.vv, ...withRank(local), transfer } });
     if (this.granted.size >= this.majority()) this.becomeLeader(now, step);
   }
 
@@ -349,11 +353,11 @@ export class Election {
     step.send.push({ to: from, message: reply });
   }
 
-  private preVoteRefusal(msg: { epoch: number; vv: VersionVector }, now: number, local: Local): Refusal | undefined {
+  private preVoteRefusal(msg: { epoch: number; vv: VersionVector; accepted?: Rank }, now: number, local: Local): Refusal | undefined {
     if (msg.epoch <= this.epoch) return 'stale-epoch';
     if (now < this.quietUntil) return 'restarting';
     if (this.state === 'leader' || now < this.lastLeaderContact + this.config.leaseMs) return 'leader-lease';
-    if (!leq(local.vv, msg.vv)) return 'behind';
+    if (behind(msg, local)) return 'behind';
     return undefined;
   }
 
@@ -379,7 +383,7 @@ export class Election {
     }
     this.adopt(msg.epoch, now, step);
     if (this.current.votedFor !== null && this.current.votedFor !== from) return refuse('voted');
-    if (!leq(local.vv, msg.vv)) return refuse('behind');
+    if (behind(msg, local)) return refuse('behind');
     if (this.current.votedFor !== from) this.setDurable({ epoch: this.epoch, votedFor: from }, step);
     this.lastLeaderContact = now;
     this.timeoutAt = now + this.electionTimeout();
@@ -466,3 +470,16 @@ export class Election {
 }
 
 const emptyStep = (): Step => ({ send: [], events: [] });
+
+const withRank = (local: Local): { accepted?: Rank } => (local.accepted ? { accepted: local.accepted } : {});
+
+/**
+ * A candidate is behind a voter that has applied what it lacks, or that accepted a later strong
+ * write proposal than the candidate at an index the candidate has not applied (Raft's "at least
+ * as up to date" rule; see src/core/proposals.ts). A candidate that applied the voter's index
+ * holds the entry committed there, whatever rank it was committed at: a member that was cut
+ * off learns later entries by gossip, not by accepting them, and may lead again.
+ */
+const behind = (candidate: { vv: VersionVector; accepted?: Rank }, voter: Local): boolean =>
+  !leq(voter.vv, candidate.vv) ||
+  (rankBefore(candidate.accepted, voter.accepted) && get(candidate.vv, STRONG_ORIGIN) < (voter.accepted?.index ?? 0));

@@ -26,7 +26,8 @@ import { planCompaction } from './compaction.js';
 import { fnv1a64 } from './routing.js';
 import { type Clock, type Random, randomBytes } from './ports.js';
 import type { DocMeta, ReplicaMeta, StateWrite, Storage, StoredOutcome, TransferProgress } from './storage.js';
-import { emptyVV, get, leq, merge, type VersionVector, withDot } from './version-vector.js';
+import { STRONG_ORIGIN } from './proposals.js';
+import { covers, emptyVV, get, leq, merge, type VersionVector, withDot } from './version-vector.js';
 import { decodeMessage, encodeMessage } from './wire/codec.js';
 import type { Resume, Transfer } from './wire/messages.js';
 import { answer } from './anti-entropy.js';
@@ -148,6 +149,8 @@ export class Replica {
   private readonly load: EngineLoader;
   private readonly engineOptions: () => EngineOptions;
   private readonly committed: ReplicaEnv['committed'];
+  /** Set while {@link propose} runs a write: what it would commit, held back. */
+  private proposing: { entry?: LogEntry; outcome?: StoredOutcome } | undefined;
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
     this.committed = env.committed;
@@ -289,6 +292,7 @@ export class Replica {
     json?: JsonObject,
     outcome?: (w: WriteResult) => StoredOutcome,
   ): WriteResult {
+    if (this.proposing) return this.holdBack(this.proposing, meta, w, json, outcome);
     const entry: LogEntry = {
       origin: this.self,
       seq: get(this.meta.vv, this.self) + 1,
@@ -314,6 +318,66 @@ export class Replica {
     this.commit(stage);
     if (this.logBytes > this.logMaxBytes) this.compact();
     return result;
+  }
+
+  /**
+   * Runs a local write (`run` calls {@link write}, {@link create} or {@link remove}) as a strong
+   * write proposal (src/core/proposals.ts): its entry is of {@link STRONG_ORIGIN}, at the index
+   * after the strong entries applied here, and nothing of it is committed. The engine the
+   * change ran on is dropped (the next use reloads it from storage), so the proposal stays
+   * unseen, and no later change of this member's engines depends on it, until
+   * {@link commitProposal}. A write that changed nothing gives no entry (its outcome, if any,
+   * is recorded as usual).
+   */
+  propose<T>(run: () => T): { value: T; entry: LogEntry | undefined; outcome: StoredOutcome | undefined } {
+    const held: { entry?: LogEntry; outcome?: StoredOutcome } = {};
+    this.proposing = held;
+    try {
+      const value = run();
+      return { value, entry: held.entry, outcome: held.outcome };
+    } finally {
+      this.proposing = undefined;
+    }
+  }
+
+  /** The write of {@link commitLocal}, made into a proposal's entry and held back (see {@link propose}). */
+  private holdBack(
+    held: { entry?: LogEntry; outcome?: StoredOutcome },
+    meta: DocMeta,
+    w: Pick<LogEntry, 'engine' | 'kind' | 'data'>,
+    json: JsonObject | undefined,
+    outcome: ((w: WriteResult) => StoredOutcome) | undefined,
+  ): WriteResult {
+    if (held.entry) throw new Error('a proposal holds one write');
+    const seq = get(this.meta.vv, STRONG_ORIGIN) + 1;
+    const entry: LogEntry = { origin: STRONG_ORIGIN, seq, doc: meta.doc, hlc: this.hlc.tick(this.clock.now()), deps: meta.vv, ...w };
+    let result: WriteResult = { entry, vv: withDot(this.meta.vv, STRONG_ORIGIN, seq), doc: applyEntryMeta(meta, entry), ...(json && { json }) };
+    const o = outcome?.(result);
+    if (o?.status !== undefined) {
+      result = { ...result, entry: { ...entry, request: { id: o.id, fingerprint: o.fingerprint, status: o.status, expires: o.expires } } };
+    }
+    this.docs.evict(meta.doc);
+    held.entry = result.entry;
+    if (o) held.outcome = o;
+    return result;
+  }
+
+  /**
+   * Applies a strong write proposal that a majority holds, as an entry from a peer would be;
+   * with `outcome` (the leader's full record of the request), in the same commit.
+   * @returns false when it could not be applied (this member lacks what it depends on).
+   */
+  commitProposal(entry: LogEntry, outcome?: StoredOutcome): boolean {
+    const stage = this.stage();
+    this.hlc.observe(entry.hlc);
+    this.pending.add(entry, stage.vv);
+    this.applyReady(stage);
+    const applied = covers(stage.vv, { member: entry.origin, seq: entry.seq });
+    // After the record the entry carries (kept if present), so that this fuller one replaces it.
+    if (applied && outcome) (stage.outcomes ??= []).push(outcome);
+    this.planCompactionInto(stage);
+    this.commit(stage);
+    return applied;
   }
 
   // ---- reads ----

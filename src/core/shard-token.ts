@@ -10,6 +10,7 @@
  */
 import { InvalidTokenError } from './errors.js';
 import type { MemberId, ShardId } from './ids.js';
+import { STRONG_ORIGIN } from './proposals.js';
 import { emptyVV, members, merge, readVV, type VersionVector, writeVV } from './version-vector.js';
 import { ByteReader, ByteWriter } from './wire/bytes.js';
 
@@ -56,7 +57,8 @@ export function checkTokenBounds(t: CausalToken, shards: number, regions: readon
   for (const [s, vv] of t) {
     if (s >= shards) throw new InvalidTokenError(`Concord-Token names shard ${s}; this deployment has shards 0 to ${shards - 1}`);
     for (const m of members(vv)) {
-      if (!regions.includes(m)) {
+      // Strong writes have their own origin (src/core/proposals.ts), whoever leads.
+      if (m !== STRONG_ORIGIN && !regions.includes(m)) {
         throw new InvalidTokenError(`Concord-Token names member ${JSON.stringify(m)}; this deployment has ${regions.join(', ')}`);
       }
     }

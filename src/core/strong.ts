@@ -4,7 +4,8 @@
  * adapts the port to Durable Object RPC (with timeouts and the fault transport).
  *
  * @remarks Why this is linearizable for `strong` and `quorum` writes and `strong` reads: every
- * such write is durable on a majority before it is acknowledged; a strong operation starts by
+ * such write is durable on a majority before it is acknowledged (a strong write as a proposal
+ * that nobody applies before then: src/core/proposals.ts); a strong operation starts by
  * pulling from a majority (itself included), and any two majorities intersect, so the leader
  * then holds every acknowledged write. Strong operations run one at a time in a
  * {@link StrongQueue}: the Durable Object input gate does not hold while the leader awaits
@@ -14,6 +15,7 @@ import { UnavailableError } from './errors.js';
 import type { MemberId } from './ids.js';
 import type { Clock } from './ports.js';
 import type { LogEntry } from './log.js';
+import type { AcceptRefusal, Proposal } from './proposals.js';
 import type { Replica } from './replica.js';
 import { majority } from './routing.js';
 import { covers, type Dot, emptyVV, equals, leq, type VersionVector } from './version-vector.js';
@@ -30,6 +32,19 @@ export interface MajorityPort {
    */
   pull(to: MemberId): Promise<VersionVector | undefined>;
 }
+
+/** A {@link MajorityPort} that also carries a leader's strong write proposals (src/core/proposals.ts). */
+export interface ProposalPort extends MajorityPort {
+  /**
+   * Offers a strong write proposal to `to`, which keeps it durably before it answers ok; it
+   * refuses one it cannot take (see {@link AcceptRefusal}). Rejects when `to` cannot be reached
+   * or knows a later epoch.
+   */
+  propose(to: MemberId, proposal: Proposal): Promise<ProposeAnswer>;
+}
+
+/** A peer's answer to a proposal, with its applied vector. */
+export type ProposeAnswer = { readonly ok: true; readonly vv: VersionVector } | { readonly ok: false; readonly reason: AcceptRefusal; readonly vv: VersionVector };
 
 /** The leader role of a shard: which member holds it, under which epoch. */
 export interface LeaderRole {
@@ -160,6 +175,28 @@ export function replicateToMajority(r: Replica, port: MajorityPort, entries: rea
     throw new UnavailableError(`the leader ${required} did not take the write: ${err instanceof Error ? err.message : String(err)}`);
   });
   return Promise.all([majorityRound, leader]).then(() => undefined);
+}
+
+/**
+ * Has a majority hold `proposal` (this member, which accepted it already, and enough peers):
+ * the strong write is then committed, and the caller applies it. A peer that lacks what the
+ * proposal needs gets push-pull rounds (which send it what it lacks) and is asked again; a
+ * peer that accepted a later rank, or applied an entry at this index, does not count (this
+ * leader is behind; a round with the latter brings here what it applied).
+ */
+export function proposeToMajority(r: Replica, port: ProposalPort, proposal: Proposal): Promise<void> {
+  const toPeer = async (p: MemberId): Promise<void> => {
+    for (let round = 0; round < MAX_PULL_ROUNDS; round++) {
+      const a = await port.propose(p, proposal);
+      r.learnPeer(p, a.vv);
+      if (a.ok) return;
+      if (a.reason === 'superseded') throw new UnavailableError(`${p} accepted a later strong write than this leader's`);
+      await port.pull(p);
+      if (a.reason === 'applied') throw new UnavailableError(`${p} applied another strong write at index ${proposal.entry.seq}`);
+    }
+    throw new UnavailableError(`${p} could not catch up to accept the strong write in time`);
+  };
+  return succeedAtLeast(peersOf(r).map(toPeer), peersNeeded(r), 'no majority to propose the strong write to');
 }
 
 /**

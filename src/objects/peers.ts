@@ -10,13 +10,14 @@ import type { ElectionMessage } from '../core/election.js';
 import { StaleEpochError } from '../core/errors.js';
 import type { DocKey, MemberId, ShardId } from '../core/ids.js';
 import type { Transport } from '../core/ports.js';
+import type { Proposal } from '../core/proposals.js';
 import type { Replica } from '../core/replica.js';
 import { memberName } from '../core/routing.js';
-import type { MajorityPort } from '../core/strong.js';
+import type { ProposalPort } from '../core/strong.js';
 import type { VersionVector } from '../core/version-vector.js';
 import type { Config, Env } from './config.js';
 import { injectFaults, sleep, UnreachableError } from './faults.js';
-import type { DocRequest, DocResponse, FaultConfig, ReplicateResult, SyncResult } from './protocol.js';
+import type { DocRequest, DocResponse, FaultConfig, ProposeResult, ReplicateResult, SyncResult } from './protocol.js';
 import type { ReplicaObject } from './replica-object.js';
 
 const RETRIES = 3;
@@ -31,6 +32,7 @@ interface PeerRpc {
   sync(bytes: Uint8Array): Promise<Uint8Array | undefined>;
   syncAt(bytes: Uint8Array, epoch: number): Promise<SyncResult>;
   replicate(bytes: Uint8Array, epoch: number): Promise<ReplicateResult>;
+  propose(proposal: Proposal): Promise<ProposeResult>;
   lead(req: DocRequest, hops?: number): Promise<DocResponse>;
   presence(doc: string, frame: Uint8Array): Promise<void>;
   elect(from: string, message: ElectionMessage): Promise<ElectionMessage[]>;
@@ -63,7 +65,7 @@ export class Peers {
    * its replication and its pulls (a deposed leader learns of it before it applies anything),
    * and `observed` hears of that epoch.
    */
-  at(epoch: number): MajorityPort {
+  at(epoch: number): ProposalPort {
     const fenced: Transport = {
       request: async (to, bytes) => {
         const res = await this.call(to, (s) => s.syncAt(bytes, epoch));
@@ -80,6 +82,12 @@ export class Peers {
         throw new StaleEpochError(res.detail);
       },
       pull: (to) => gossipRound(this.replica(), to, fenced),
+      propose: async (to, proposal) => {
+        const res = await this.call(to, (s) => s.propose(proposal));
+        if (res.ok || res.reason !== 'stale-epoch') return res;
+        this.observed(res.epoch);
+        throw new StaleEpochError(res.detail);
+      },
     };
   }
 

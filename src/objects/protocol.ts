@@ -6,6 +6,7 @@
 import type { Level } from '../core/consistency.js';
 import type { EngineName, Op } from '../core/engines/engine.js';
 import type { JsonObject, JsonValue } from '../core/json.js';
+import type { AcceptRefusal } from '../core/proposals.js';
 import type { ReplicaStats } from '../core/replica.js';
 import type { VersionVector } from '../core/version-vector.js';
 
@@ -128,6 +129,12 @@ export interface FaultConfig {
 export type ReplicateResult =
   | { readonly ok: true; readonly vv: VersionVector }
   | { readonly ok: false; readonly code: 'stale-epoch'; readonly detail: string; readonly epoch?: number };
+
+/** A member's answer to a strong write proposal (src/core/proposals.ts): kept, refused, or refused for a later epoch. */
+export type ProposeResult =
+  | { readonly ok: true; readonly vv: VersionVector }
+  | { readonly ok: false; readonly reason: AcceptRefusal; readonly vv: VersionVector }
+  | { readonly ok: false; readonly reason: 'stale-epoch'; readonly detail: string; readonly epoch: number };
 
 /** The answer to a leader's fenced pull (`syncAt`): the anti-entropy reply, or a refusal naming the later epoch. */
 export type SyncResult =

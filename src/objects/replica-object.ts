@@ -19,14 +19,16 @@ import { type DocKey, docKey, type MemberId, memberId, type ShardId, splitDocKey
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
-import { ensureOnMajority, gatherMajority, replicateToMajority, StrongQueue } from '../core/strong.js';
+import { type Acceptor, accept, freshAcceptor, type Proposal, unsettled } from '../core/proposals.js';
+import type { StoredOutcome } from '../core/storage.js';
+import { ensureOnMajority, gatherMajority, type ProposalPort, proposeToMajority, replicateToMajority, StrongQueue } from '../core/strong.js';
 import { type Dot, emptyVV, equals, get, leq, members, type VersionVector } from '../core/version-vector.js';
 import { type Config, type Env, readConfig } from './config.js';
 import { etagOf, execute, isRead, type RecordOutcome } from './execute.js';
 import { readRecord, type Recorded, RecordedProblem, recorder, refusal } from './outcomes.js';
 import { sleep } from './faults.js';
 import { Peers } from './peers.js';
-import type { DocRequest, DocResponse, DocResult, ElectionSeen, FaultConfig, ListRequest, MemberStats, Problem, ReplicateResult, RequestIdentity, SyncResult } from './protocol.js';
+import type { DocRequest, DocResponse, DocResult, ElectionSeen, FaultConfig, ListRequest, MemberStats, Problem, ProposeResult, ReplicateResult, RequestIdentity, SyncResult } from './protocol.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import { breakAutomergeWasm, recoverEngines } from './engine-recovery.js';
 import { type SocketHost, type SocketRequest, DocSockets } from './sockets.js';
@@ -69,6 +71,10 @@ export class ReplicaObject extends DurableObject<Env> {
   /** Requests waiting for a leader, a lease or a change of either. */
   private readonly electionWaiters = new Set<() => void>();
   private lastElection: ElectionSeen | null = null;
+  /** The strong write proposal this member holds and the highest rank it accepted (src/core/proposals.ts); durable. */
+  private acceptor: Acceptor = freshAcceptor;
+  /** The last write of {@link acceptor}: an answer that depends on it waits for it. */
+  private acceptorWrite: Promise<void> = Promise.resolve();
   /** When peers were last woken for an election (see {@link wakePeers}). */
   private wokenAt = -Infinity;
   /** When the durable alarm is set for (see {@link backstop}). */
@@ -120,6 +126,7 @@ export class ReplicaObject extends DurableObject<Env> {
     this.feeds = new ChangeFeeds((doc) => this.feedEvent(doc));
     this.sockets = new DocSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes });
     this.build();
+    this.acceptor = (await storage.get<Acceptor>('acceptor')) ?? freshAcceptor;
     // Entries committed before a restart may not have reached every peer yet.
     if (!this.converged()) this.arm();
     // The election's durable state; before it existed, members kept only the highest epoch seen.
@@ -234,11 +241,12 @@ export class ReplicaObject extends DurableObject<Env> {
   }
 
   /**
-   * Runs a quorum read or strong operation as the leader of epoch `epoch`. Reads are answered
-   * from this member's state while its lease holds, else after a majority round; strong writes
-   * pull from a majority, apply while the lease holds (waiting a little for it), and replicate to
-   * a majority, every round fenced by the epoch. An operation whose turn comes after this member
-   * stepped down fails with a retryable 503.
+   * Runs a quorum read or strong operation as the leader of epoch `epoch`. First of all it
+   * settles the strong write proposal this member may hold (see {@link settle}). Reads are
+   * answered from this member's state while its lease holds, else after a majority round;
+   * strong writes pull from a majority, wait a little for the lease, and are proposed (see
+   * {@link proposeWrite}), every round fenced by the epoch. An operation whose turn comes after
+   * this member stepped down fails with a retryable 503.
    */
   private leadHere(req: DocRequest, deadline: number): Promise<DocResponse> {
     const epoch = this.election.epoch;
@@ -253,30 +261,77 @@ export class ReplicaObject extends DurableObject<Env> {
     };
     return this.answer('lead', async () => {
       if (isRead(req) && req.level !== 'strong') {
+        if (unsettled(this.acceptor, this.replica.vv)) {
+          await this.queue.run(async () => {
+            stillLeader();
+            await this.settle(epoch, port);
+          }, deadline);
+        }
         await current();
         return execute(this.replica, req, this.name).result;
       }
       if (isRead(req)) {
         return this.queue.run(async () => {
           stillLeader();
+          await this.settle(epoch, port);
           await current();
           return execute(this.replica, req, this.name).result;
         }, deadline);
       }
-      // Every strong write is recorded: the forwarding member's transport may deliver it twice.
-      return this.queue.run(() => {
+      return this.queue.run(async () => {
         stillLeader();
+        await gatherMajority(this.replica, port);
+        await this.settle(epoch, port);
+        // Every strong write is recorded: the forwarding member's transport may deliver it twice.
         return this.once(req, true, async (record) => {
-          await gatherMajority(this.replica, port);
           await this.awaitLease(deadline);
           stillLeader();
-          const done = execute(this.replica, req, this.name, record);
-          this.afterWrite(done.entries, false);
-          await replicateToMajority(this.replica, port, done.entries);
-          return done.result;
+          return this.proposeWrite(req, epoch, port, record);
         });
       }, deadline);
     });
+  }
+
+  /**
+   * A strong write, as a proposal (src/core/proposals.ts): made from this member's state but
+   * not committed, kept here, then held by a majority; only then applied here (with the full
+   * record of the request) and pushed to every peer. Until a majority holds it nobody sees it,
+   * and if none ever does it never surfaces: a 503 here leaves it to whoever settles it next.
+   */
+  private async proposeWrite(req: DocRequest, epoch: number, port: ProposalPort, record: RecordOutcome | undefined): Promise<DocResult> {
+    const made = this.replica.propose(() => execute(this.replica, req, this.name, record));
+    if (made.entry) await this.commitAt({ epoch, entry: made.entry }, port, made.outcome);
+    return made.value.result;
+  }
+
+  /**
+   * Settles the proposal this member holds and has not applied: the previous leader may have
+   * acknowledged it, so a new leader answers nothing before it has proposed it again at its own
+   * epoch and applied it. (If it was never acknowledged, settling it is allowed too: its client
+   * was told to retry, and the retry finds it carried out.)
+   */
+  private async settle(epoch: number, port: ProposalPort): Promise<void> {
+    const held = unsettled(this.acceptor, this.replica.vv);
+    if (held) await this.commitAt({ epoch, entry: held.entry }, port);
+  }
+
+  /** Keeps `p` here, has a majority hold it, then applies it here and pushes it to every peer. */
+  private async commitAt(p: Proposal, port: ProposalPort, outcome?: StoredOutcome): Promise<void> {
+    const mine = accept(this.acceptor, p, this.replica.vv);
+    if (!mine.ok) throw new UnavailableError(`${this.name} cannot propose a strong write (${mine.reason}); retry`, 1);
+    await this.saveAcceptor(mine.state);
+    await proposeToMajority(this.replica, port, p);
+    if (!this.replica.commitProposal(p.entry, outcome)) {
+      throw new UnavailableError(`${this.name} holds the strong write but cannot apply it yet; retry`, 1);
+    }
+    this.afterWrite([p.entry], true);
+  }
+
+  private saveAcceptor(state: Acceptor): Promise<void> {
+    this.acceptor = state;
+    const put = (): Promise<void> => this.ctx.storage.put('acceptor', state);
+    this.acceptorWrite = this.acceptorWrite.then(put, put);
+    return this.acceptorWrite;
   }
 
   /**
@@ -555,6 +610,20 @@ export class ReplicaObject extends DurableObject<Env> {
     return { ok: true, vv: this.replica.vv };
   }
 
+  /**
+   * A strong write proposal of the leader of `proposal.epoch`: kept durably before the answer
+   * leaves, or refused (src/core/proposals.ts); refused for a later epoch, so that a deposed
+   * leader learns of it.
+   */
+  async propose(proposal: Proposal): Promise<ProposeResult> {
+    const refused = await this.fence(proposal.epoch);
+    if (refused) return { ok: false, reason: 'stale-epoch', detail: refused, epoch: this.election.epoch };
+    const a = accept(this.acceptor, proposal, this.replica.vv);
+    if (!a.ok) return { ok: false, reason: a.reason, vv: this.replica.vv };
+    await this.saveAcceptor(a.state);
+    return { ok: true, vv: this.replica.vv };
+  }
+
   /** A leader's pull (anti-entropy) at epoch `epoch`: refused when this member knows a later epoch, so that a deposed leader learns of it. */
   async syncAt(bytes: Uint8Array, epoch: number): Promise<SyncResult> {
     const refused = await this.fence(epoch);
@@ -655,7 +724,7 @@ export class ReplicaObject extends DurableObject<Env> {
 
   /** What the election needs to know of this member now. */
   private local(): Local {
-    return { vv: this.replica.vv, busy: this.queue.active > 0 || this.queue.size > 0 };
+    return { vv: this.replica.vv, accepted: this.acceptor.accepted, busy: this.queue.active > 0 || this.queue.size > 0 };
   }
 
   private persistElection(step: Step): Promise<void> {

@@ -221,6 +221,34 @@ describe('election: votes', () => {
     expect(to(other, A)[0]).toMatchObject({ granted: false, reason: 'voted' });
   });
 
+  it('are granted only to a candidate whose accepted strong write proposal ranks at least as high as the voter\'s', () => {
+    const c = fresh(C);
+    const mine = { vv: vv({ a: 5 }), accepted: { epoch: 3, index: 7 } };
+    // No proposal accepted, an older epoch's, or an earlier index of the same epoch: behind.
+    for (const accepted of [undefined, { epoch: 2, index: 9 }, { epoch: 3, index: 6 }]) {
+      const s = c.receive(B, { type: 'vote', epoch: 4, vv: vv({ a: 5 }), ...(accepted && { accepted }), transfer: false }, 100, mine);
+      expect(to(s, B)[0]).toMatchObject({ granted: false, reason: 'behind' });
+    }
+    const pre = fresh(C).receive(B, { type: 'pre-vote', epoch: 4, vv: vv({ a: 5 }), accepted: { epoch: 3, index: 6 } }, 5000, mine);
+    expect(to(pre, B)[0]).toMatchObject({ granted: false, reason: 'behind' });
+    const same = c.receive(B, { type: 'vote', epoch: 4, vv: vv({ a: 5 }), accepted: { epoch: 3, index: 7 }, transfer: false }, 100, mine);
+    expect(to(same, B)[0]).toMatchObject({ granted: true });
+    const later = fresh(C).receive(A, { type: 'vote', epoch: 4, vv: vv({ a: 5 }), accepted: { epoch: 4, index: 1 }, transfer: false }, 100, mine);
+    expect(to(later, A)[0]).toMatchObject({ granted: true });
+    // A candidate that applied the voter's index (learnt by gossip) holds what was committed there.
+    const applied = fresh(C).receive(A, { type: 'vote', epoch: 4, vv: vv({ a: 5, '~strong': 7 }), accepted: { epoch: 2, index: 3 }, transfer: false }, 100, mine);
+    expect(to(applied, A)[0]).toMatchObject({ granted: true });
+  });
+
+  it('send the candidate\'s accepted rank with its vote and pre-vote requests', () => {
+    const b = fresh(B);
+    const rank = { epoch: 2, index: 3 };
+    const pre = b.tick(3 * LEASE, { vv: vv(), accepted: rank });
+    expect(only(pre, 'pre-vote')[0]!.message).toMatchObject({ accepted: rank });
+    const votes = b.receive(C, { type: 'pre-vote-reply', epoch: 1, granted: true, current: 0 }, 3 * LEASE, { vv: vv(), accepted: rank });
+    expect(only(votes, 'vote')[0]!.message).toMatchObject({ accepted: rank });
+  });
+
   it('are granted only to a candidate whose applied vector covers the voter\'s; the voter still adopts the epoch', () => {
     const c = fresh(C);
     const s = c.receive(B, { type: 'vote', epoch: 2, vv: vv({ a: 4 }), transfer: false }, 100, { vv: vv({ a: 5 }) });

@@ -136,8 +136,9 @@ describe('leader failover', () => {
       await Promise.all(loops);
     }
     expect(unexpected).toEqual([]);
-    // A decrement in flight at the cut may have applied at wnam without reaching a majority
-    // (503: not acknowledged, not "not applied"); it merges after the heal (README, Known limits).
+    // A decrement answered 503 at the cut may still be carried out: a majority held its
+    // proposal, and the next leader settled it (src/core/proposals.ts). One its leader could
+    // not get to a majority never surfaces (test/worker/strong-proposals.test.ts).
     expect(succeeded).toBeGreaterThanOrEqual(START - 1);
     expect(succeeded).toBeLessThanOrEqual(START);
     expect(seenStock.every((n) => n >= 0)).toBe(true);
