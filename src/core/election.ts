@@ -63,6 +63,12 @@ export interface ElectionConfig {
 export interface Durable {
   readonly epoch: number;
   readonly votedFor: MemberId | null;
+  /**
+   * The leader this member knew at `epoch` (itself, once elected): every lease it granted at
+   * this epoch was that leader's. After a restart that leader may stand, and be voted for, at
+   * once: a candidate is not a leader, so no lease of its own is left to protect.
+   */
+  readonly leader?: MemberId;
 }
 
 /** Why a vote or pre-vote was refused. */
@@ -133,7 +139,7 @@ export class Election {
   private lastLeaderContact: number;
   private timeoutAt: number;
   /** The lease this member granted as a follower. */
-  private promise: { readonly epoch: number; readonly until: number } | undefined;
+  private promise: { readonly epoch: number; readonly until: number; readonly to: MemberId } | undefined;
   // As leader:
   private round = 0;
   private readonly rounds = new Map<number, { readonly sentAt: number; readonly acks: Set<MemberId> }>();
@@ -155,10 +161,13 @@ export class Election {
     if (!(config.maxClockDriftMs >= 0 && config.maxClockDriftMs < config.leaseMs)) throw new Error('maxClockDriftMs must be in [0, leaseMs)');
     this.current = durable ?? { epoch: 0, votedFor: null };
     this.heartbeatMs = config.heartbeatMs ?? config.leaseMs / 4;
-    // A member with no durable state never acknowledged a heartbeat (that would have persisted an epoch).
-    this.quietUntil = durable ? now + config.leaseMs : now;
+    // A member with no durable state never acknowledged a heartbeat (that would have persisted
+    // an epoch); one that led its epoch granted no lease in it.
+    const led = durable?.leader === config.self;
+    this.quietUntil = durable && !led ? now + config.leaseMs : now;
     this.lastLeaderContact = now;
-    this.timeoutAt = now + this.electionTimeout();
+    // A restarted leader stands again at once (its followers' promises were to itself).
+    this.timeoutAt = led ? now : now + this.electionTimeout();
   }
 
   get epoch(): number {
@@ -341,22 +350,24 @@ export class Election {
     this.preferredVV = undefined;
     // A promise to the leader before this one ended (or that leader handed over): it binds no more.
     this.promise = undefined;
+    this.setDurable({ ...this.current, leader: this.config.self }, step);
     step.events.push({ kind: 'elected', epoch: this.epoch });
     this.heartbeat(now, step);
   }
 
   private onPreVote(from: MemberId, msg: ElectionMessage & { type: 'pre-vote' }, now: number, local: Local, step: Step): void {
-    const reason = this.preVoteRefusal(msg, now, local);
+    const reason = this.preVoteRefusal(from, msg, now, local);
     const reply: ElectionMessage = reason
       ? { type: 'pre-vote-reply', epoch: msg.epoch, granted: false, reason, current: this.epoch }
       : { type: 'pre-vote-reply', epoch: msg.epoch, granted: true, current: this.epoch };
     step.send.push({ to: from, message: reply });
   }
 
-  private preVoteRefusal(msg: { epoch: number; vv: VersionVector; accepted?: Rank }, now: number, local: Local): Refusal | undefined {
+  private preVoteRefusal(from: MemberId, msg: { epoch: number; vv: VersionVector; accepted?: Rank }, now: number, local: Local): Refusal | undefined {
     if (msg.epoch <= this.epoch) return 'stale-epoch';
-    if (now < this.quietUntil) return 'restarting';
-    if (this.state === 'leader' || now < this.lastLeaderContact + this.config.leaseMs) return 'leader-lease';
+    const ownLeader = this.isOwnLeader(from);
+    if (now < this.quietUntil && !ownLeader) return 'restarting';
+    if (this.state === 'leader' || (now < this.lastLeaderContact + this.config.leaseMs && !ownLeader)) return 'leader-lease';
     if (behind(msg, local)) return 'behind';
     return undefined;
   }
@@ -373,12 +384,12 @@ export class Election {
       step.send.push({ to: from, message: { type: 'vote-reply', epoch: Math.max(this.epoch, msg.epoch), granted: false, reason } });
     };
     if (msg.epoch < this.epoch) return refuse('stale-epoch');
-    if (now < this.quietUntil) return refuse('restarting');
+    if (now < this.quietUntil && !this.isOwnLeader(from)) return refuse('restarting');
     // Bound by a lease (granted as a follower, or held as leader): neither vote nor adopt the epoch,
     // except in the handover of the leader of the epoch just before.
     const handover = msg.transfer && msg.epoch === this.epoch + 1;
     if (this.state === 'leader' && this.transferUntil === undefined && msg.epoch > this.epoch) return refuse('leader-lease');
-    if (this.promise && now < this.promise.until && msg.epoch > this.epoch && !(handover && this.promise.epoch === this.epoch)) {
+    if (this.promise && now < this.promise.until && msg.epoch > this.epoch && !(handover && this.promise.epoch === this.epoch) && from !== this.promise.to) {
       return refuse('leader-lease');
     }
     this.adopt(msg.epoch, now, step);
@@ -409,7 +420,9 @@ export class Election {
     this.leader = from;
     this.lastLeaderContact = now;
     this.timeoutAt = now + this.electionTimeout();
-    this.promise = { epoch: this.epoch, until: now + this.config.leaseMs };
+    this.promise = { epoch: this.epoch, until: now + this.config.leaseMs, to: from };
+    // Before the reply (the lease) leaves: after a restart, only this leader may be voted for at once.
+    if (this.current.leader !== from) this.setDurable({ ...this.current, leader: from }, step);
     step.send.push({ to: from, message: { type: 'heartbeat-reply', epoch: this.epoch, round: msg.round, ok: true, vv: local.vv } });
   }
 
@@ -444,6 +457,14 @@ export class Election {
   }
 
   // ---- helpers ----
+
+  /**
+   * `from` is the leader this member follows, or followed at its epoch before it restarted:
+   * standing, it is no leader, so the leases this member granted (all its) bind no more.
+   */
+  private isOwnLeader(from: MemberId): boolean {
+    return from === this.current.leader || from === this.leader;
+  }
 
   /** Free to vote for a new leader (itself included): not restarting, and no lease promise holding. */
   private mayStand(): boolean {

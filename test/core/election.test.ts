@@ -292,6 +292,37 @@ describe('election: votes', () => {
     expect(to(later, B)[0]).toMatchObject({ granted: true });
   });
 
+  it('a restarted leader stands at once, and its followers, restarted or not, vote for it at once; for anyone else they keep their promises', () => {
+    const a = leaderA(2000);
+    expect(a.durable()).toEqual({ epoch: 1, votedFor: A, leader: A });
+    // c acknowledged a's heartbeat: it persisted whom its lease went to before the reply left.
+    const c = new Election(config(C), { epoch: 1, votedFor: A }, 0, fixed(0));
+    const hb = c.receive(A, { type: 'heartbeat', epoch: 1, round: 1 }, 5000, none);
+    expect(hb.persist).toEqual({ epoch: 1, votedFor: A, leader: A });
+    // A whole restart: a stands in its first tick.
+    const a2 = new Election(config(A, { preferred: A }), a.durable(), 5100, fixed(0));
+    const pre = a2.tick(5100, none);
+    expect(only(pre, 'pre-vote').length).toBe(2);
+    const c2 = new Election(config(C), hb.persist!, 5100, fixed(0));
+    expect(to(c2.receive(A, { type: 'pre-vote', epoch: 2, vv: vv() }, 5100, none), A)[0]).toMatchObject({ granted: true });
+    expect(to(c2.receive(B, { type: 'vote', epoch: 2, vv: vv(), transfer: false }, 5100, none), B)[0]).toMatchObject({ granted: false, reason: 'restarting' });
+    expect(to(c2.receive(A, { type: 'vote', epoch: 2, vv: vv(), transfer: false }, 5100, none), A)[0]).toMatchObject({ granted: true });
+    // c not restarted, its promise to a still running: a may be voted for, b may not.
+    const c3 = followerOf(C, A, 1, 5000);
+    expect(to(c3.receive(B, { type: 'vote', epoch: 2, vv: vv(), transfer: false }, 5100, none), B)[0]).toMatchObject({ granted: false, reason: 'leader-lease' });
+    expect(to(c3.receive(A, { type: 'pre-vote', epoch: 2, vv: vv() }, 5100, none), A)[0]).toMatchObject({ granted: true });
+    expect(to(c3.receive(A, { type: 'vote', epoch: 2, vv: vv(), transfer: false }, 5100, none), A)[0]).toMatchObject({ granted: true });
+  });
+
+  it('a restarted member that knew no leader at its epoch stays quiet for a lease, for every candidate', () => {
+    // It adopted epoch 2 (a vote request) after promising a lease at epoch 1: that promise is not on disk.
+    const c = followerOf(C, A, 1, 5000);
+    const adopted = c.receive(B, { type: 'vote', epoch: 2, vv: vv(), transfer: false }, 5000 + LEASE, none);
+    const c2 = new Election(config(C), { ...c.durable(), votedFor: null }, 5000 + LEASE, fixed(0));
+    expect(adopted.persist?.leader).toBeUndefined();
+    expect(to(c2.receive(A, { type: 'vote', epoch: 3, vv: vv(), transfer: false }, 5000 + LEASE, none), A)[0]).toMatchObject({ granted: false, reason: 'restarting' });
+  });
+
   it('a leader steps down when any message carries a higher epoch', () => {
     const a = leaderA();
     const s = a.receive(B, { type: 'heartbeat-reply', epoch: 3, round: 1, ok: false, vv: vv() }, 2100, none);
