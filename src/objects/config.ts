@@ -21,8 +21,8 @@ export interface Env {
   /** The most two members' clocks may disagree over one lease (ms; default 1 s, below LEASE_MS). */
   readonly MAX_CLOCK_DRIFT_MS?: string;
   /**
-   * `on`: any member may stand when the leader is lost (failover). Otherwise (the default) only
-   * PRIMARY_REGION's member stands, as before failover existed: see README, Failover, for why.
+   * `on` (the default): any member may stand when the leader is lost (failover). `off`: no
+   * election runs; PRIMARY_REGION's member leads, and members hibernate when idle (README, Failover).
    */
   readonly FAILOVER?: string;
   /** How long an `Idempotency-Key`'s outcome is kept (ms; default 24 h). */
@@ -178,7 +178,7 @@ export function readConfig(env: Env): Config {
     quorumTimeoutMs: int(env.QUORUM_TIMEOUT_MS, 2000, 'QUORUM_TIMEOUT_MS'),
     leaseMs,
     maxClockDriftMs,
-    failover: env.FAILOVER === 'on',
+    failover: env.FAILOVER !== 'off',
     idempotencyTtlMs: int(env.IDEMPOTENCY_TTL_MS, 24 * 60 * 60 * 1000, 'IDEMPOTENCY_TTL_MS'),
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
     maxWsMessageBytes: int(env.MAX_WS_MESSAGE_BYTES, int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'), 'MAX_WS_MESSAGE_BYTES'),
