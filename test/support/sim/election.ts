@@ -2,42 +2,63 @@
  * Elections under faults: `simulateElection({ seed })` runs 3–5 members of one shard, each
  * with the real {@link Election} of `src/core/election.ts`, on the simulated network of
  * `network.ts` (drops, duplicates, delays, partitions that isolate the leader and heal), with
- * crash-restarts (the election's durable state and applied entries survive, nothing else) and
- * clocks that run fast or slow within the configured drift bound. Clients send strong
- * operations on two objects through any member, which forwards them to the leader it knows:
- * writes of a register `r`, increments and guarded decrements (floor 0) of a counter `c`, and
- * strong reads of both. The leader runs them one at a time; a read is answered from its state
- * while its lease holds, else after a majority round that also pulls what peers hold.
+ * crash-restarts (the election's durable state, the acceptor and applied entries survive,
+ * nothing else) and clocks that run fast or slow within the configured drift bound. Clients
+ * send strong operations on two objects through any member, which forwards them to the leader
+ * it knows: writes of a register `r`, increments and guarded decrements (floor 0) of a counter
+ * `c`, and strong reads of both. The leader runs them one at a time; a read (and a refusal at
+ * the floor, which reads `c`, as the object's guard runs after `gatherMajority`) is answered
+ * from its state while its lease holds, else after a majority round that also pulls what peers
+ * hold.
  *
- * The write path is modelled, not the replica: entries are dots with the epoch they were
- * written in, and a member's applied vector counts each origin's entries without gaps.
- * - `staged` (default): a strong write is applied on the leader and a majority at once, when
- *   the leader can reach a majority of members not at a higher epoch, or nowhere. This is the
- *   write path issue 9 still needs (see the README beside this file): a proposal is not
- *   visible until a majority holds it, and an unacknowledged one of a deposed leader never
- *   surfaces.
+ * The write path is modelled, not the replica: entries are dots with the request they carry,
+ * and a member's applied vector counts each origin's entries without gaps.
+ * - `proposals` (default): the protocol of `src/core/proposals.ts`, message by message. A
+ *   strong write is an entry of {@link STRONG_ORIGIN} at the next strong index, proposed at
+ *   the leader's epoch; the leader accepts it, sends it to every peer (which adopts the epoch,
+ *   catches up on the leader's applied entries when `accept` says `behind`, and stores the new
+ *   acceptor state), and applies it once a majority accepted while it still leads that epoch,
+ *   then pushes it. Votes carry the candidate's accepted rank. A leader settles the proposal it
+ *   holds and has not applied (proposed again at its own epoch) before any operation, and
+ *   whenever it is idle (so at once when elected, and again after a proposal that failed).
  * - `commit-first`: today's order (`src/core/strong.ts` as the leader uses it): commit at the
- *   leader, then push to peers, acknowledge on a majority; entries also spread by gossip.
+ *   leader (a dot of its own), then push to peers, acknowledge on a majority; entries also
+ *   spread by gossip. Kept to show that the checks catch it.
  *
  * Checked after every event: at most one leader per epoch; at most one vote per member per
- * epoch, across its restarts, each on disk before it leaves; each newly elected leader, and
- * any member holding a valid lease, covers every acknowledged write; at most one member
- * holds a valid lease, and nobody is elected while another member holds one. At the end: the strong history of `r` and of `c` is linearizable.
+ * epoch, across its restarts, each on disk before it leaves; at most one entry per dot (two
+ * different writes at one dot on any member fail the run); each newly elected leader, and
+ * any member holding a valid lease, covers every acknowledged write or holds it as the
+ * proposal it will settle; at most one member holds a valid lease, and nobody is elected while
+ * another member holds one. Whenever a leader answers a read, refuses a decrement at the floor,
+ * or acknowledges a write, it covers every write acknowledged before it took the operation. At
+ * the end: no request carried out at two dots, and the strong history of `r` and of `c` is
+ * linearizable.
  */
-import { Election, type ElectionConfig, type ElectionMessage, type Step } from '../../../src/core/election.js';
-import { type MemberId } from '../../../src/core/ids.js';
+import { Election, type ElectionConfig, type ElectionMessage, type Local, type Step } from '../../../src/core/election.js';
+import { docKey, type MemberId } from '../../../src/core/ids.js';
+import type { LogEntry } from '../../../src/core/log.js';
 import { seededRandom, type Random } from '../../../src/core/ports.js';
+import { accept, type Acceptor, freshAcceptor, type Proposal, STRONG_ORIGIN, unsettled } from '../../../src/core/proposals.js';
 import { majority } from '../../../src/core/routing.js';
-import { covers, type Dot, get, type VersionVector } from '../../../src/core/version-vector.js';
+import { covers, type Dot, emptyVV, get, type VersionVector } from '../../../src/core/version-vector.js';
 import { checkLinearizable, type HistoryOp } from './linearizability.js';
 import { SimNetwork } from './network.js';
 import { memberIds, pick } from './workload.js';
 
-export type WritePath = 'staged' | 'commit-first';
+export type WritePath = 'proposals' | 'commit-first';
 /** Broken variants that the checks must catch. */
 export type ElectionMutant =
   /** Voters compare the candidate's vector with an empty one: any candidate covers it. */
   | 'blind-votes'
+  /** Voters are given no accepted rank: the rank rule of votes is off (vectors still count). */
+  | 'rankless-votes'
+  /** A new leader answers without settling the proposal it holds: it writes at its next index, reads at once. */
+  | 'no-settle'
+  /** A leader settles a proposal at the epoch it was first proposed in, not its own (Raft's Figure 8). */
+  | 'keep-epoch'
+  /** A leader settles only before its next operation, not when idle: a liveness mutant (the preferred member is left out). */
+  | 'lazy-settle'
   /** Clocks run up to 70% fast or slow, far past what `maxClockDriftMs` allows for. */
   | 'drift-beyond-bound';
 
@@ -47,7 +68,8 @@ export interface ElectionSimOptions {
   /** Virtual milliseconds of chaos before the final heal. */
   readonly duration?: number;
   readonly writePath?: WritePath;
-  readonly mutant?: ElectionMutant;
+  /** One broken variant, or several at once (to show which rule covers for which). */
+  readonly mutant?: ElectionMutant | readonly ElectionMutant[];
 }
 
 export interface ElectionSimReport {
@@ -62,10 +84,16 @@ export interface ElectionSimReport {
   readonly refusals: number;
   readonly leaseReads: number;
   readonly roundReads: number;
+  /** Proposals a leader found unsettled and applied after a majority accepted them again at its epoch. */
+  readonly settled: number;
+  /** Peers that caught up on the leader's applied entries before accepting (`accept` said `behind`). */
+  readonly caughtUp: number;
   readonly indeterminate: number;
   readonly historyOps: number;
   /** Leader at the end is the preferred member (after the heal). */
   readonly preferredLeadsAtEnd: boolean;
+  /** The leader at the end holds a proposal it has not settled (none should, 12 leases after the heal). */
+  readonly unsettledAtEnd: boolean;
 }
 
 export const LEASE_MS = 300;
@@ -79,18 +107,36 @@ const FLOOR = 0;
 
 interface Entry {
   readonly dot: Dot;
+  /** The epoch it was first proposed (`proposals`) or committed (`commit-first`) in. */
   readonly epoch: number;
   /** The client request it carries out (a leader answers a duplicate from it, as the object's `once`/`replay` do). */
   readonly req: number;
   readonly op: { readonly obj: 'r'; readonly value: number } | { readonly obj: 'c'; readonly by: number };
 }
 
+/** The model's entry in the shape `src/core/proposals.ts` reads (`origin`, `seq`, `deps`), carrying the entry itself. */
+interface ProposedEntry extends LogEntry {
+  readonly sim: Entry;
+}
+
+const STRONG_DOC = docKey('sim', 'strong');
+
+/** Every strong entry depends only on the strong entries below it: `deps` empty, so `proposalBase` is `{ STRONG_ORIGIN: seq - 1 }`. */
+const proposalOf = (epoch: number, e: Entry): Proposal => {
+  const entry: ProposedEntry = { origin: e.dot.member, seq: e.dot.seq, doc: STRONG_DOC, engine: 'automerge', kind: 'update', hlc: 0, deps: emptyVV, data: new Uint8Array(0), sim: e };
+  return { epoch, entry };
+};
+const entryOf = (p: Proposal): Entry => (p.entry as ProposedEntry).sim;
+
 interface Disk {
   durable: ReturnType<Election['durable']> | undefined;
+  /** Entries held (applied when the vector covers their dot). */
   readonly entries: Map<string, Entry>;
   /** Requests this member refused as leader (the object's recorded outcomes: kept where they were decided). */
   readonly refused: Set<number>;
   vv: VersionVector;
+  /** The strong log beyond what it applied (`proposals` only). */
+  acceptor: Acceptor;
 }
 
 type ClientOp =
@@ -98,7 +144,7 @@ type ClientOp =
   | { readonly obj: 'c'; readonly kind: 'inc' | 'dec' }
   | { readonly obj: 'r' | 'c'; readonly kind: 'read' };
 
-/** `failed`: refused before any effect (no leader, no majority to write to); `unavailable`: it may or may not have taken effect. */
+/** `failed`: refused before any effect (no leader, no majority to read from); `unavailable`: it may or may not have taken effect. */
 type Outcome = { readonly kind: 'ok'; readonly value?: number | null } | { readonly kind: 'refused' } | { readonly kind: 'failed' } | { readonly kind: 'unavailable' };
 
 interface Recorded {
@@ -109,6 +155,15 @@ interface Recorded {
   outcome?: Outcome;
 }
 
+/** A write acknowledged to its client (or applied by a leader that settled it): the dot it is at and the request it carries. */
+interface Acked {
+  readonly dot: Dot;
+  readonly req: number;
+}
+
+/** How a proposal ended at its leader: applied there after a majority accepted it; its index applied there by a pull; or neither. */
+type Proposed = 'committed' | 'pulled' | 'failed';
+
 export class ElectionSimFailure extends Error {
   constructor(readonly seed: number, message: string) {
     super(`seed ${seed}: ${message}\n  replay: simulateElection({ seed: ${seed} })`);
@@ -118,7 +173,7 @@ export class ElectionSimFailure extends Error {
 class Member {
   election: Election | undefined;
   incarnation = 0;
-  readonly disk: Disk = { durable: undefined, entries: new Map(), refused: new Set(), vv: {} };
+  readonly disk: Disk = { durable: undefined, entries: new Map(), refused: new Set(), vv: {}, acceptor: freshAcceptor };
   rate = 0;
   offset = 0;
   queue: (() => void)[] = [];
@@ -129,6 +184,14 @@ class Member {
   }
   get up(): boolean {
     return this.election !== undefined;
+  }
+  /** What the election is told: the applied vector and the highest accepted rank. */
+  local(busy: boolean): Local {
+    return { vv: this.disk.vv, accepted: this.disk.acceptor.accepted, busy };
+  }
+  /** The entries this member applied (not merely holds). */
+  applied(): Entry[] {
+    return [...this.disk.entries.values()].filter((e) => covers(this.disk.vv, e.dot));
   }
 }
 
@@ -151,16 +214,18 @@ class ElectionSim {
   private readonly ids: MemberId[];
   private readonly preferred: MemberId;
   private readonly writePath: WritePath;
+  private readonly mutants: ReadonlySet<ElectionMutant>;
   private readonly leaders = new Map<number, MemberId>();
   /** Every vote granted, by voter and epoch (kept across the voter's restarts). */
   private readonly votes = new Map<string, MemberId>();
-  private readonly acked: Dot[] = [];
+  /** In the order they were acknowledged; `ackedAt` finds each by dot. */
+  private readonly acked: Acked[] = [];
+  private readonly ackedAt = new Map<string, number>();
   private readonly history: Recorded[] = [];
   private nextValue = 1;
   /** Anti-entropy interval, drawn per run: slow repair leaves members behind when elections come. */
   private readonly gossipMs: number;
-  private failure: Error | undefined;
-  private counts = { elections: 0, handovers: 0, crashes: 0, partitions: 0, writes: 0, refusals: 0, leaseReads: 0, roundReads: 0 };
+  private counts = { elections: 0, handovers: 0, crashes: 0, partitions: 0, writes: 0, refusals: 0, leaseReads: 0, roundReads: 0, settled: 0, caughtUp: 0 };
 
   constructor(private readonly opts: ElectionSimOptions) {
     this.rng = seededRandom(opts.seed);
@@ -168,7 +233,8 @@ class ElectionSim {
     const n = opts.members ?? 3 + Math.floor(this.rng.next() * 3);
     this.ids = memberIds(n);
     this.preferred = this.ids[0]!;
-    this.writePath = opts.writePath ?? 'staged';
+    this.writePath = opts.writePath ?? 'proposals';
+    this.mutants = new Set(typeof opts.mutant === 'string' ? [opts.mutant] : (opts.mutant ?? []));
     this.gossipMs = 60 + Math.floor(this.rng.next() * 1500);
     this.members = this.ids.map((id) => new Member(id, this.net));
     for (const m of this.members) this.start(m);
@@ -181,7 +247,7 @@ class ElectionSim {
   }
 
   private start(m: Member): void {
-    const bound = this.opts.mutant === 'drift-beyond-bound' ? 0.7 : MAX_RATE;
+    const bound = this.mutants.has('drift-beyond-bound') ? 0.7 : MAX_RATE;
     m.rate = (this.rng.next() * 2 - 1) * bound;
     m.offset = 1_000_000 + Math.floor(this.rng.next() * 1000);
     m.incarnation++;
@@ -191,7 +257,8 @@ class ElectionSim {
     const inc = m.incarnation;
     const tick = () => {
       if (m.incarnation !== inc || !m.election) return;
-      this.apply(m, m.election.tick(m.now(), { vv: m.disk.vv, busy: m.busy || m.queue.length > 0 }));
+      this.settleWhenIdle(m);
+      this.apply(m, m.election.tick(m.now(), m.local(m.busy || m.queue.length > 0)));
       this.net.schedule(TICK_MS, tick);
     };
     this.net.schedule(1 + Math.floor(this.rng.next() * TICK_MS), tick);
@@ -230,9 +297,15 @@ class ElectionSim {
 
   private deliver(from: Member, _inc: number, to: Member, msg: ElectionMessage): void {
     if (!to.election) return;
-    // The blind-votes mutant: voters compare against an empty vector (any candidate covers it).
-    const vv = this.opts.mutant === 'blind-votes' && (msg.type === 'vote' || msg.type === 'pre-vote') ? {} : to.disk.vv;
-    this.apply(to, to.election.receive(from.id, msg, to.now(), { vv, busy: to.busy }));
+    const local = to.local(to.busy);
+    if (msg.type === 'vote' || msg.type === 'pre-vote') {
+      // blind-votes: voters compare against an empty vector (any candidate covers it).
+      // rankless-votes: voters know no accepted rank (any candidate's ranks at least as high).
+      const vv = this.mutants.has('blind-votes') ? {} : local.vv;
+      const accepted = this.mutants.has('rankless-votes') ? undefined : local.accepted;
+      return this.apply(to, to.election.receive(from.id, msg, to.now(), { vv, busy: to.busy, ...(accepted && { accepted }) }));
+    }
+    this.apply(to, to.election.receive(from.id, msg, to.now(), local));
   }
 
   /** A member votes at most once per epoch, its restarts included, and only once its vote is on disk. */
@@ -250,13 +323,26 @@ class ElectionSim {
     const was = this.leaders.get(epoch);
     if (was !== undefined && was !== m.id) throw new Error(`two leaders in epoch ${epoch}: ${was} and ${m.id}`);
     this.leaders.set(epoch, m.id);
-    for (const d of this.acked) {
-      if (!covers(m.disk.vv, d)) throw new Error(`${m.id}, elected in epoch ${epoch}, lacks acknowledged write ${key(d)}`);
-    }
+    const lacks = this.lacking(m, this.acked.length, true);
+    if (lacks) throw new Error(`${m.id}, elected in epoch ${epoch}, lacks acknowledged write ${lacks}`);
     // No new leader may act before the old lease has expired.
     for (const o of this.members) {
       if (o !== m && o.election?.leaseValid(o.now())) throw new Error(`${m.id} was elected in epoch ${epoch} while ${o.id} holds a lease of epoch ${o.election.epoch}`);
     }
+  }
+
+  /**
+   * The first of the first `n` acknowledged writes that `m` has not applied (and, when
+   * `settling`, does not hold as the proposal it will settle), described; undefined when none.
+   */
+  private lacking(m: Member, n: number, settling: boolean): string | undefined {
+    const pending = settling ? unsettled(m.disk.acceptor, m.disk.vv) : undefined;
+    for (const a of this.acked.slice(0, n)) {
+      if (covers(m.disk.vv, a.dot)) continue;
+      if (pending && key(entryOf(pending).dot) === key(a.dot) && entryOf(pending).req === a.req) continue;
+      return `${key(a.dot)} (request ${a.req})${pending ? `, holding ${key(entryOf(pending).dot)} (request ${entryOf(pending).req}) to settle` : ''}`;
+    }
+    return undefined;
   }
 
   private member(id: MemberId): Member {
@@ -265,10 +351,16 @@ class ElectionSim {
 
   // ---- entries ----
 
+  /** Holds `entries` and applies what has no gap below it. Two different writes at one dot fail the run. */
   private merge(m: Member, entries: readonly Entry[]): void {
-    for (const e of entries) if (!m.disk.entries.has(key(e.dot))) m.disk.entries.set(key(e.dot), e);
+    for (const e of entries) {
+      const k = key(e.dot);
+      const had = m.disk.entries.get(k);
+      if (had === undefined) m.disk.entries.set(k, e);
+      else if (had.req !== e.req) throw new Error(`${m.id} holds request ${had.req} at ${k} and is sent request ${e.req} at the same dot`);
+    }
     const vv: Record<string, number> = { ...m.disk.vv };
-    for (const id of this.ids) {
+    for (const id of [...this.ids, STRONG_ORIGIN]) {
       let s = get(m.disk.vv, id);
       while (m.disk.entries.has(`${id}:${s + 1}`)) s++;
       if (s > 0) vv[id] = s;
@@ -276,15 +368,27 @@ class ElectionSim {
     m.disk.vv = vv as VersionVector;
   }
 
+  /** What `m` has applied: `r` is the strong entry at the highest index (`commit-first`: the latest epoch, then seq), `c` the sum. */
   private state(m: Member): { r: number | null; c: number } {
     let r: Entry | undefined;
     let c = 0;
-    for (const e of m.disk.entries.values()) {
-      if (!covers(m.disk.vv, e.dot)) continue;
+    for (const e of m.applied()) {
       if (e.op.obj === 'c') c += e.op.by;
-      else if (!r || e.epoch > r.epoch || (e.epoch === r.epoch && e.dot.seq > r.dot.seq)) r = e;
+      else if (!r || later(e, r)) r = e;
     }
     return { r: r && r.op.obj === 'r' ? r.op.value : null, c };
+  }
+
+  /** Records a write that a majority holds (acknowledged, or applied by the leader that settled it). */
+  private ack(e: Entry): void {
+    const k = key(e.dot);
+    const was = this.ackedAt.get(k);
+    if (was !== undefined) {
+      if (this.acked[was]!.req !== e.req) throw new Error(`request ${this.acked[was]!.req} and request ${e.req} were both acknowledged at ${k}`);
+      return;
+    }
+    this.ackedAt.set(k, this.acked.length);
+    this.acked.push({ dot: e.dot, req: e.req });
   }
 
   // ---- clients and the leader ----
@@ -317,7 +421,7 @@ class ElectionSim {
       const inc = leader.incarnation;
       const reply = (o: Outcome) => this.net.send(leader.id, via.id, () => answer(o));
       if (!leader.election.acceptsOperations()) return reply({ kind: 'failed' });
-      leader.queue.push(() => this.lead(leader, inc, rec.req, op, (o) => {
+      leader.queue.push(() => this.lead(leader, inc, rec.req, op, this.acked.length, (o) => {
         if (leader.incarnation !== inc) return;
         reply(o);
         leader.busy = false;
@@ -335,70 +439,172 @@ class ElectionSim {
     run();
   }
 
-  /** The leader's side of one operation. */
-  private lead(m: Member, inc: number, req: number, op: ClientOp, done: (o: Outcome) => void): void {
+  /**
+   * The leader's side of one operation, which it took when `known` writes were acknowledged:
+   * whatever it answers from its state (a read, a refusal at the floor, a write applied) must
+   * cover those.
+   */
+  private lead(m: Member, inc: number, req: number, op: ClientOp, known: number, done: (o: Outcome) => void): void {
     const e = m.election;
     if (!e || !e.acceptsOperations()) return done({ kind: 'failed' });
     const epoch = e.epoch;
+    // Settle first: the proposal this leader holds and has not applied may have been acknowledged.
+    const pending = this.writePath === 'proposals' && !this.mutants.has('no-settle') ? unsettled(m.disk.acceptor, m.disk.vv) : undefined;
+    if (pending) return this.settle(m, inc, epoch, pending, (ok) => (ok ? this.lead(m, inc, req, op, known, done) : done({ kind: 'unavailable' })));
+    const answered = (o: Outcome & { kind: 'ok' | 'refused' }, what: string): void => {
+      const lacks = this.lacking(m, known, false);
+      if (lacks) throw new Error(`${m.id}, leader in epoch ${epoch}, ${what} without acknowledged write ${lacks}`);
+      done(o);
+    };
+    /** Reads (a refusal at the floor is one): from the lease, else after a majority round. */
+    const fenced = (then: () => void, round: () => void): void => {
+      if (e.leaseValid(m.now())) return then();
+      this.round(m, inc, epoch, (ok) => (ok ? round() : done({ kind: op.kind === 'read' ? 'unavailable' : 'failed' })));
+    };
     if (op.kind === 'read') {
-      if (e.leaseValid(m.now())) {
-        this.counts.leaseReads++;
+      const read = (): void => {
         const s = this.state(m);
-        return done({ kind: 'ok', value: op.obj === 'r' ? s.r : s.c });
-      }
-      return this.round(m, inc, epoch, (ok) => {
-        if (!ok) return done({ kind: 'unavailable' });
-        this.counts.roundReads++;
-        const s = this.state(m);
-        done({ kind: 'ok', value: op.obj === 'r' ? s.r : s.c });
-      });
+        answered({ kind: 'ok', value: op.obj === 'r' ? s.r : s.c }, `answered a read of ${op.obj}`);
+      };
+      return fenced(() => (this.counts.leaseReads++, read()), () => (this.counts.roundReads++, read()));
     }
     // Carried out already (a duplicate, or a retry): answered from the entry, not applied again.
-    if ([...m.disk.entries.values()].some((x) => x.req === req && covers(m.disk.vv, x.dot))) return done({ kind: 'ok' });
+    if (m.applied().some((x) => x.req === req)) return done({ kind: 'ok' });
     if (m.disk.refused.has(req)) return done({ kind: 'refused' });
-    if (op.kind === 'dec' && this.state(m).c - 1 < FLOOR) {
+    const write = (): void => {
+      const entryOp: Entry['op'] = op.obj === 'r' ? { obj: 'r', value: op.value } : { obj: 'c', by: op.kind === 'inc' ? 1 : -1 };
+      if (this.writePath === 'proposals') this.proposalWrite(m, inc, epoch, req, entryOp, (o) => (o.kind === 'ok' ? answered(o, 'acknowledged a write') : done(o)));
+      else this.commitFirstWrite(m, inc, epoch, req, entryOp, done);
+    };
+    const belowFloor = (): boolean => op.kind === 'dec' && this.state(m).c - 1 < FLOOR;
+    if (!belowFloor()) return write();
+    const refuse = (): void => {
       m.disk.refused.add(req);
       this.counts.refusals++;
-      return done({ kind: 'refused' });
-    }
-    const entryOp: Entry['op'] = op.obj === 'r' ? { obj: 'r', value: op.value } : { obj: 'c', by: op.kind === 'inc' ? 1 : -1 };
-    if (this.writePath === 'staged') this.stagedWrite(m, inc, epoch, req, entryOp, done);
-    else this.commitFirstWrite(m, inc, epoch, req, entryOp, done);
+      answered({ kind: 'refused' }, 'refused a decrement at the floor');
+    };
+    // The round pulls what peers applied: the decrement may be allowed after all.
+    fenced(refuse, () => (belowFloor() ? refuse() : write()));
   }
 
-  /** Peers that a message would reach and that are not past `epoch`; a peer past it deposes the leader. */
-  private reachable(m: Member, epoch: number): Member[] | undefined {
-    const out: Member[] = [];
-    for (const p of this.members) {
-      if (p === m || !p.election || !this.net.connected(m.id, p.id) || !this.net.connected(p.id, m.id)) continue;
-      if (p.election.epoch > epoch) {
-        this.apply(m, m.election!.observe(p.election.epoch, m.now()));
-        return undefined;
-      }
-      out.push(p);
-    }
-    return out;
+  /**
+   * Settles `pending`, the proposal the leader of `epoch` holds and has not applied: proposes
+   * its entry again at `epoch` (a new rank). True once its index is applied here (this entry,
+   * or, pulled from a peer, whatever a majority accepted there).
+   */
+  private settle(m: Member, inc: number, epoch: number, pending: Proposal, done: (ok: boolean) => void): void {
+    const again = proposalOf(this.mutants.has('keep-epoch') ? pending.epoch : epoch, entryOf(pending));
+    this.propose(m, inc, epoch, again, (r) => {
+      if (r === 'committed') this.counts.settled++;
+      done(r !== 'failed');
+    });
   }
 
-  /** The staged write path, idealised: on the leader and a majority at once, or nowhere. */
-  private stagedWrite(m: Member, inc: number, epoch: number, req: number, op: Entry['op'], done: (o: Outcome) => void): void {
-    this.net.schedule(2 + Math.floor(this.rng.next() * 20), () => {
-      if (m.incarnation !== inc || m.election?.epoch !== epoch || !m.election.acceptsOperations()) return done({ kind: 'failed' });
-      const peers = this.reachable(m, epoch);
-      const need = majority(this.ids.length) - 1;
-      if (!peers || peers.length < need) {
-        return this.net.schedule(OP_TIMEOUT_MS, () => done({ kind: 'failed' }));
-      }
-      const entry: Entry = { dot: { member: m.id, seq: get(m.disk.vv, m.id) + 1 }, epoch, req, op };
-      const chosen = [...peers].sort(() => this.rng.next() - 0.5).slice(0, need + Math.floor(this.rng.next() * (peers.length - need + 1)));
-      this.merge(m, [entry]);
-      for (const p of chosen) {
-        this.apply(p, p.election!.observe(epoch, p.now()));
-        this.merge(p, [...m.disk.entries.values()]);
-      }
-      this.acked.push(entry.dot);
+  /**
+   * A leader with nothing to do settles the proposal it holds: at once when elected (Raft's
+   * entry of its own term), and again after a proposal of its own or a settle that found no
+   * majority in time (Raft's leader retries until followers hold its log). Otherwise, with no
+   * operation coming, the proposal stays unsettled, the members that accepted it outrank the
+   * preferred member, and every handover to it fails (the `lazy-settle` mutant).
+   */
+  private settleWhenIdle(m: Member): void {
+    const e = m.election;
+    if (this.writePath !== 'proposals' || this.mutants.has('no-settle') || this.mutants.has('lazy-settle')) return;
+    if (!e?.acceptsOperations() || m.busy || m.queue.length > 0 || !unsettled(m.disk.acceptor, m.disk.vv)) return;
+    const inc = m.incarnation;
+    m.queue.push(() => {
+      const release = (): void => {
+        if (m.incarnation !== inc) return;
+        m.busy = false;
+        this.next(m);
+      };
+      const pending = unsettled(m.disk.acceptor, m.disk.vv);
+      if (!m.election?.acceptsOperations() || !pending) return release();
+      this.settle(m, inc, m.election.epoch, pending, release);
+    });
+    this.next(m);
+  }
+
+  /** A new write: the next strong index, proposed at the leader's epoch. */
+  private proposalWrite(m: Member, inc: number, epoch: number, req: number, op: Entry['op'], done: (o: Outcome) => void): void {
+    const entry: Entry = { dot: { member: STRONG_ORIGIN, seq: get(m.disk.vv, STRONG_ORIGIN) + 1 }, epoch, req, op };
+    this.propose(m, inc, epoch, proposalOf(epoch, entry), (r) => {
+      if (r !== 'committed') return done({ kind: 'unavailable' });
       this.counts.writes++;
       done({ kind: 'ok' });
+    });
+  }
+
+  /**
+   * One proposal round of the leader of `epoch` (src/core/proposals.ts): accept `p` here, send
+   * it to every peer, and apply it once a majority (this member included) accepted it while
+   * this member still leads `epoch`; then push it. A peer past `epoch` refuses and the leader
+   * adopts its epoch; a peer that has applied the index answers with what it applied (pulled
+   * here); one that accepted a later rank refuses. No majority within OP_TIMEOUT_MS: failed
+   * (the proposal may still be settled by a later leader).
+   */
+  private propose(m: Member, inc: number, epoch: number, p: Proposal, done: (r: Proposed) => void): void {
+    const own = accept(m.disk.acceptor, p, m.disk.vv);
+    if (!own.ok) return done('failed');
+    m.disk.acceptor = own.state;
+    const entry = entryOf(p);
+    const acks = new Set<MemberId>([m.id]);
+    let over = false;
+    const finish = (r: Proposed): void => {
+      if (over) return;
+      over = true;
+      done(r);
+    };
+    // A peer that lacks the entries below the index catches up on them first (`behind`, then ask again).
+    const applied = m.applied();
+    for (const peer of this.members) {
+      if (peer === m) continue;
+      this.net.send(m.id, peer.id, () => {
+        const pe = peer.election;
+        if (!pe) return;
+        const reply = (handle: () => void): void => this.net.send(peer.id, m.id, () => {
+          if (!over && m.incarnation === inc && m.election) handle();
+        });
+        const theirs = pe.epoch;
+        if (theirs > epoch) {
+          return reply(() => {
+            this.apply(m, m.election!.observe(theirs, m.now()));
+            finish('failed');
+          });
+        }
+        this.apply(peer, pe.observe(epoch, peer.now()));
+        let a = accept(peer.disk.acceptor, p, peer.disk.vv);
+        if (!a.ok && a.reason === 'behind') {
+          this.counts.caughtUp++;
+          this.merge(peer, applied);
+          a = accept(peer.disk.acceptor, p, peer.disk.vv);
+        }
+        if (a.ok) {
+          peer.disk.acceptor = a.state;
+          return reply(() => {
+            acks.add(peer.id);
+            if (acks.size < majority(this.ids.length)) return;
+            const le = m.election!;
+            if (le.state !== 'leader' || le.epoch !== epoch) return finish('failed');
+            this.merge(m, [entry]);
+            if (!covers(m.disk.vv, entry.dot)) throw new Error(`${m.id} cannot apply ${key(entry.dot)}, which a majority accepted`);
+            this.ack(entry);
+            for (const o of this.members) if (o !== m) this.net.send(m.id, o.id, () => o.up && this.merge(o, [entry]));
+            finish('committed');
+          });
+        }
+        if (a.reason === 'applied') {
+          const theirsApplied = peer.applied();
+          return reply(() => {
+            this.merge(m, theirsApplied);
+            if (covers(m.disk.vv, entry.dot)) finish('pulled');
+          });
+        }
+        // superseded: not counted.
+      });
+    }
+    this.net.schedule(OP_TIMEOUT_MS, () => {
+      if (m.incarnation === inc) finish('failed');
     });
   }
 
@@ -420,7 +626,7 @@ class ElectionSim {
           acks.add(p.id);
           if (acks.size >= majority(this.ids.length)) {
             settled = true;
-            this.acked.push(entry.dot);
+            this.ack(entry);
             this.counts.writes++;
             done({ kind: 'ok' });
           }
@@ -488,10 +694,7 @@ class ElectionSim {
   }
 
   private runUntil(until: number): void {
-    while (this.net.step(until)) {
-      if (this.failure) throw this.failure;
-      this.checkStep();
-    }
+    while (this.net.step(until)) this.checkStep();
     this.net.run(until);
   }
 
@@ -523,25 +726,35 @@ class ElectionSim {
     const leasing = this.members.filter((m) => m.election?.leaseValid(m.now()));
     if (leasing.length > 1) throw new Error(`${leasing.map((m) => `${m.id}@${m.election!.epoch}`).join(' and ')} both hold a lease at ${this.net.now}`);
     // A deposed leader that has not heard yet may still take operations (they fail: fenced), but
-    // one answering from its own state must hold every acknowledged write.
+    // one that may answer from its own state holds every acknowledged write (applied, or to
+    // settle before it answers anything).
     for (const m of leasing) {
-      for (const d of this.acked) if (!covers(m.disk.vv, d)) throw new Error(`${m.id}, holding a lease in epoch ${m.election!.epoch}, lacks acknowledged write ${key(d)}`);
+      const lacks = this.lacking(m, this.acked.length, true);
+      if (lacks) throw new Error(`${m.id}, holding a lease in epoch ${m.election!.epoch}, lacks acknowledged write ${lacks}`);
     }
   }
 
   // ---- linearizability ----
 
   private checkHistory(): void {
+    // Requests carried out: those of entries some member applied (held is not enough: a
+    // proposal is held before a majority accepts it, and may never be). Each at one dot only.
+    const carried = new Map<number, string>();
+    for (const m of this.members) {
+      for (const e of m.applied()) {
+        const was = carried.get(e.req);
+        if (was !== undefined && was !== key(e.dot)) throw new Error(`request ${e.req} was carried out twice: at ${was} and at ${key(e.dot)}`);
+        carried.set(e.req, key(e.dot));
+      }
+    }
     const register: HistoryOp<number | null>[] = [];
     const counter: HistoryOp<number>[] = [];
-    const carried = new Set<number>();
-    for (const m of this.members) for (const e of m.disk.entries.values()) carried.add(e.req);
     for (const h of this.history) {
       const o = h.outcome;
       // A write whose client heard no success (a 503, or nothing) may have taken effect at any
-      // time after its invocation, or never. The simulator knows which: one whose request is in
-      // no member's entries never took effect and leaves the history (a duplicate of a write that
-      // did may well have been refused, so the client's answer alone cannot tell).
+      // time after its invocation, or never. The simulator knows which: one whose request no
+      // member applied never took effect (by the end) and leaves the history (a duplicate of a
+      // write that did may well have been refused, so the client's answer alone cannot tell).
       const definite = o !== undefined && (o.kind === 'ok' || o.kind === 'refused');
       if (!definite && h.op.kind !== 'read' && !carried.has(h.req)) continue;
       const complete = definite ? h.complete : undefined;
@@ -577,6 +790,13 @@ class ElectionSim {
       indeterminate: this.history.filter((h) => h.op.kind !== 'read' && (h.outcome === undefined || h.outcome.kind === 'unavailable')).length,
       historyOps: this.history.length,
       preferredLeadsAtEnd: leader?.id === this.preferred,
+      unsettledAtEnd: leader !== undefined && unsettled(leader.disk.acceptor, leader.disk.vv) !== undefined,
     };
   }
+}
+
+/** Of two applied register writes, the later: strong entries by index; others (`commit-first`) by epoch, then seq. */
+function later(a: Entry, b: Entry): boolean {
+  if (a.dot.member === STRONG_ORIGIN && b.dot.member === STRONG_ORIGIN) return a.dot.seq > b.dot.seq;
+  return a.epoch > b.epoch || (a.epoch === b.epoch && a.dot.seq > b.dot.seq);
 }
