@@ -53,8 +53,11 @@ export interface ElectionConfig {
   readonly heartbeatMs?: number;
   /**
    * False: only the preferred member ever stands, so the leader is the preferred member or
-   * nobody. For a write path that commits on the leader before a majority holds the write,
-   * where a deposed leader's unacknowledged write could surface after a failover. Default true.
+   * nobody, and an idle shard costs nothing: the leader sends one heartbeat round when elected
+   * (its followers learn of it) and none after, never steps down for want of a majority, and
+   * followers forward to the preferred member while they know no leader. Still elected by
+   * votes, so that a change of the preferred member during a rolling deploy makes no two
+   * leaders of one epoch. Default true.
    */
   readonly failover?: boolean;
 }
@@ -166,6 +169,7 @@ export class Election {
     const led = durable?.leader === config.self;
     this.quietUntil = durable && !led ? now + config.leaseMs : now;
     this.lastLeaderContact = now;
+    this.leader = this.fallbackLeader();
     // A restarted leader stands again at once (its followers' promises were to itself).
     this.timeoutAt = led ? now : now + this.electionTimeout();
   }
@@ -265,6 +269,8 @@ export class Election {
   // ---- as leader ----
 
   private leaderTick(now: number, local: Local, step: Step): void {
+    // Without failover nobody else may lead: nothing to keep up, nobody to hand over to.
+    if (this.config.failover === false) return;
     if (now - this.lastMajority > 2 * this.config.leaseMs) {
       this.stepDown('lost-majority', now, step);
       return;
@@ -445,7 +451,7 @@ export class Election {
   private toFollower(now: number): void {
     if (this.state !== 'follower') this.timeoutAt = now + this.electionTimeout();
     this.state = 'follower';
-    this.leader = undefined;
+    this.leader = this.fallbackLeader();
     this.leaseExpiry = -Infinity;
     this.transferUntil = undefined;
     this.rounds.clear();
@@ -458,12 +464,18 @@ export class Election {
 
   // ---- helpers ----
 
+  /** Whom a follower that heard of no leader forwards to: without failover, the only member that may lead. */
+  private fallbackLeader(): MemberId | undefined {
+    const { failover, preferred, self } = this.config;
+    return failover === false && preferred !== self ? preferred : undefined;
+  }
+
   /**
    * `from` is the leader this member follows, or followed at its epoch before it restarted:
    * standing, it is no leader, so the leases this member granted (all its) bind no more.
    */
   private isOwnLeader(from: MemberId): boolean {
-    return from === this.current.leader || from === this.leader;
+    return from === this.current.leader || from === this.promise?.to;
   }
 
   /** Free to vote for a new leader (itself included): not restarting, and no lease promise holding. */

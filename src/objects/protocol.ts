@@ -95,6 +95,10 @@ export interface MemberStats extends ReplicaStats {
   /** The leader's lease ends here (ms since the epoch, its clock); null unless this member is a leader holding one. */
   readonly leaseExpiresAt: number | null;
   readonly lastElection: ElectionSeen | null;
+  /** The REGIONS this member runs with (during a rolling deploy, members may differ). */
+  readonly regions: readonly string[];
+  /** Why this member takes no part in elections (REGIONS changed by more than one region at once), or null. */
+  readonly regionsRefused: string | null;
   /** Entries other members are known to have that this one has not applied yet. */
   readonly behind: number;
   /** Milliseconds since the newest entry this member applied was written at its origin. */

@@ -13,6 +13,7 @@ import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseEr
 import { type Durable, Election, type ElectionMessage, type ElectionState, type Local, type Step } from '../core/election.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
 import { Quarantine } from '../core/quarantine.js';
+import { regionsChange } from '../core/regions-change.js';
 import { isLive } from '../core/doc-meta.js';
 import { indexFrom } from '../core/doc-store.js';
 import { type DocKey, docKey, type MemberId, memberId, type ShardId, splitDocKey } from '../core/ids.js';
@@ -64,17 +65,22 @@ export class ReplicaObject extends DurableObject<Env> {
   private region!: MemberId;
   private name!: string;
   /** This member's part in its shard's leader election (src/core/election.ts). */
-  private election!: Election | FixedRole;
+  private election!: Election;
   /** The last write of the election's durable state: every election message waits for it. */
   private electionWrite: Promise<void> = Promise.resolve();
   private electionTimer: ReturnType<typeof setTimeout> | undefined;
   /** Requests waiting for a leader, a lease or a change of either. */
   private readonly electionWaiters = new Set<() => void>();
   private lastElection: ElectionSeen | null = null;
+  /** Why this member takes no part in elections: REGIONS changed by more than one region since it last ran (see {@link init}). */
+  private regionsRefused: string | null = null;
   /** The strong write proposal this member holds and the highest rank it accepted (src/core/proposals.ts); durable. */
   private acceptor: Acceptor = freshAcceptor;
   /** The last write of {@link acceptor}: an answer that depends on it waits for it. */
   private acceptorWrite: Promise<void> = Promise.resolve();
+  /** A settle started by {@link settleSoon} is under way; after one failed, none before `settleRetryAt`. */
+  private settling = false;
+  private settleRetryAt = 0;
   /** When peers were last woken for an election (see {@link wakePeers}). */
   private wokenAt = -Infinity;
   /** When the durable alarm is set for (see {@link backstop}). */
@@ -132,12 +138,7 @@ export class ReplicaObject extends DurableObject<Env> {
     // The election's durable state; before it existed, members kept only the highest epoch seen.
     const legacy = await storage.get<number>('epoch');
     const durable = (await storage.get<Durable>('election')) ?? (legacy ? { epoch: legacy, votedFor: null } : undefined);
-    if (!this.config.failover) {
-      // FAILOVER off: PRIMARY_REGION leads, as before elections existed: no timers, no
-      // heartbeats (members hibernate), no leases; epochs still fence replication.
-      this.election = new FixedRole(this.region, this.config.primary, durable);
-      return;
-    }
+    await this.checkRegions();
     this.election = new Election(
       {
         self: this.region,
@@ -145,13 +146,14 @@ export class ReplicaObject extends DurableObject<Env> {
         preferred: this.config.primary,
         leaseMs: this.config.leaseMs,
         maxClockDriftMs: this.config.maxClockDriftMs,
-        // Off: only PRIMARY_REGION's member stands (README, Failover).
+        // Off: only PRIMARY_REGION's member stands, and an idle shard sends nothing (README, Failover).
         failover: this.config.failover,
       },
       durable,
       Date.now(),
       random,
     );
+    if (this.regionsRefused) return;
     // A fresh shard: the preferred member stands at once, and this start waits for the votes
     // (one round trip; none of its peers calls back while it starts), so that the first
     // strong operation finds a leader. It first pulls what its peers hold: a voter refuses a
@@ -167,6 +169,25 @@ export class ReplicaObject extends DurableObject<Env> {
     // A restarted member grants no vote for a lease: its peers start their timers (and that
     // quiet lease) now rather than when an election message first reaches them.
     if (durable) this.wakePeers();
+  }
+
+  /**
+   * REGIONS may change by one region per deploy (README, Failover): a member that finds a
+   * larger change since it last ran takes no part in elections (no vote, never stands), since
+   * its majorities and its peers' could then be disjoint. Otherwise the list is kept for the next start.
+   */
+  private async checkRegions(): Promise<void> {
+    const ran = await this.ctx.storage.get<string[]>('regions');
+    const change = regionsChange(ran, this.config.regions);
+    if (!change.safe) {
+      this.regionsRefused =
+        `REGIONS changed from ${ran!.join(',')} to ${this.config.regions.join(',')} (added: ${change.added.join(',') || 'none'}; ` +
+        `removed: ${change.removed.join(',') || 'none'}): more than one region at once, so ${this.name} takes no part in elections; ` +
+        'deploy a list at most one region away from the one it ran (README, Failover)';
+      console.error(this.regionsRefused);
+    } else if (!ran || change.added.length + change.removed.length > 0) {
+      await this.ctx.storage.put('regions', [...this.config.regions]);
+    }
   }
 
   /** A replica rebuilt from what storage committed: fresh engines, nothing held in memory. */
@@ -315,6 +336,29 @@ export class ReplicaObject extends DurableObject<Env> {
     if (held) await this.commitAt({ epoch, entry: held.entry }, port);
   }
 
+  /**
+   * A leader settles the proposal it holds as soon as it can, not only before its next
+   * operation: until it does, the members that accepted the proposal outrank every member that
+   * did not, so a handover to one of those fails (its votes are refused) and elections repeat
+   * (found by the election simulator). Called when elected and on the leader's ticks.
+   */
+  private settleSoon(): void {
+    if (this.settling || Date.now() < this.settleRetryAt || !this.election.acceptsOperations() || !unsettled(this.acceptor, this.replica.vv)) return;
+    this.settling = true;
+    const epoch = this.election.epoch;
+    const done = this.queue
+      .run(() => (this.election.acceptsOperations() && this.election.epoch === epoch ? this.settle(epoch, this.peers.at(epoch)) : Promise.resolve()))
+      .catch((err: unknown) => {
+        // Tried again a heartbeat later (or by the next strong operation, which settles first).
+        this.settleRetryAt = Date.now() + this.config.leaseMs / 4;
+        console.log(`${this.name} could not settle its strong write proposal yet: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => {
+        this.settling = false;
+      });
+    this.ctx.waitUntil(done);
+  }
+
   /** Keeps `p` here, has a majority hold it, then applies it here and pushes it to every peer. */
   private async commitAt(p: Proposal, port: ProposalPort, outcome?: StoredOutcome): Promise<void> {
     const mine = accept(this.acceptor, p, this.replica.vv);
@@ -436,6 +480,8 @@ export class ReplicaObject extends DurableObject<Env> {
       leaderRegion: this.election.leader ?? null,
       leaseExpiresAt: Number.isFinite(this.election.leaseExpiry) ? this.election.leaseExpiry : null,
       lastElection: this.lastElection,
+      regions: this.config.regions,
+      regionsRefused: this.regionsRefused,
       behind,
       lastAppliedAgeMs: this.replica.lastHlc > 0 ? Math.max(0, Date.now() - this.replica.lastHlc) : null,
       sessionPulls: this.sessionPulls,
@@ -645,6 +691,7 @@ export class ReplicaObject extends DurableObject<Env> {
   async elect(from: string, message: ElectionMessage): Promise<ElectionMessage[]> {
     const peer = memberId(from);
     if (!this.config.regions.includes(peer) || peer === this.region) throw new Error(`${from} is not a peer of ${this.name}`);
+    if (this.regionsRefused) return [];
     this.tickSoon();
     return this.electionStep(this.election.receive(peer, message, Date.now(), this.local()), peer);
   }
@@ -778,6 +825,7 @@ export class ReplicaObject extends DurableObject<Env> {
       else if (e.kind === 'elected') console.log(`${this.name} elected leader at epoch ${e.epoch}`);
       else if (e.kind === 'handover') console.log(`${this.name} hands over to ${e.to} at epoch ${e.epoch}`);
     }
+    if (step.events.some((e) => e.kind === 'elected')) this.settleSoon();
     const leader = this.election.leader;
     const epoch = this.election.epoch;
     if (leader !== undefined && (this.lastElection?.epoch !== epoch || this.lastElection.leader !== leader)) {
@@ -802,14 +850,25 @@ export class ReplicaObject extends DurableObject<Env> {
    * whose timeouts fall into one tick stand together and split the vote.
    */
   private tickSoon(): void {
-    if (this.electionTimer !== undefined || !this.config.failover) return;
+    if (this.electionTimer !== undefined || !this.ticking()) return;
     this.electionTimer = setTimeout(() => {
       this.electionTimer = undefined;
       this.electionStep(this.election.tick(Date.now(), this.local())).catch((err: unknown) => console.error(`ReplicaObject:election ${this.name}`, err));
+      this.settleSoon();
       // While a leader is known its heartbeats keep every member running; an election under way needs the alarm.
       if (this.election.leader === undefined) this.backstop();
       this.tickSoon();
     }, this.tickMs());
+  }
+
+  /**
+   * The election needs its timer: always with failover; without it only PRIMARY_REGION's member
+   * does, until it leads (it then sends nothing more, and the others never stand), so that an
+   * idle shard's members hibernate.
+   */
+  private ticking(): boolean {
+    if (this.regionsRefused) return false;
+    return this.config.failover || (this.region === this.config.primary && !this.election.acceptsOperations());
   }
 
   private tickMs(): number {
@@ -901,6 +960,7 @@ export class ReplicaObject extends DurableObject<Env> {
     const waitUntil = start + (given ?? 2 * this.config.leaseMs);
     const budget = (): number => (given !== undefined ? Math.max(1, start + given - Date.now()) : this.config.quorumTimeoutMs * 2);
     const unavailable = (detail: string): DocResponse => ({ ok: false, problem: { code: 'unavailable', detail, retryAfterSeconds: 1 } });
+    if (this.regionsRefused) return unavailable(this.regionsRefused);
     for (;;) {
       if (this.election.acceptsOperations()) return this.leadHere(req, Date.now() + budget());
       const leader = this.election.leader;
@@ -969,62 +1029,6 @@ export class ReplicaObject extends DurableObject<Env> {
       console.error(`ReplicaObject:${method}`, err instanceof AssertionFailure ? 'assertion failed:' : 'unexpected error:', err);
       return { ok: false, problem: { code: 'internal', detail: 'internal error' } };
     }
-  }
-}
-
-/**
- * The leader role without elections (FAILOVER off): PRIMARY_REGION's member leads at the
- * highest epoch this member stored (1 for a new shard), never holds a lease, and ignores
- * election messages; a later epoch seen in replication is adopted, as before elections existed.
- */
-class FixedRole {
-  readonly state: ElectionState;
-  readonly leader: MemberId;
-  readonly leaseExpiry = -Infinity;
-  private current: Durable;
-
-  constructor(
-    private readonly self: MemberId,
-    primary: MemberId,
-    durable: Durable | undefined,
-  ) {
-    this.leader = primary;
-    this.state = self === primary ? 'leader' : 'follower';
-    this.current = { epoch: Math.max(1, durable?.epoch ?? 1), votedFor: durable?.votedFor ?? null };
-  }
-
-  get epoch(): number {
-    return this.current.epoch;
-  }
-
-  durable(): Durable {
-    return this.current;
-  }
-
-  acceptsOperations(): boolean {
-    return this.self === this.leader;
-  }
-
-  leaseValid(_now: number): boolean {
-    return false;
-  }
-
-  tick(_now: number, _local: Local): Step {
-    return { send: [], events: [] };
-  }
-
-  receive(_from: MemberId, _msg: ElectionMessage, _now: number, _local: Local): Step {
-    return { send: [], events: [] };
-  }
-
-  bootstrap(_now: number, _local: Local): Step {
-    return { send: [], events: [] };
-  }
-
-  observe(epoch: number, _now: number): Step {
-    if (epoch <= this.current.epoch) return { send: [], events: [] };
-    this.current = { epoch, votedFor: null };
-    return { persist: this.current, send: [], events: [] };
   }
 }
 

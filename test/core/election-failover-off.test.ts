@@ -5,10 +5,10 @@ import type { Random } from '../../src/core/ports.js';
 import type { VersionVector } from '../../src/core/version-vector.js';
 
 /**
- * `failover: false`: only the preferred member ever stands, so the leader is the preferred
- * member or nobody, as before elections existed. A shard whose strong writes are committed on
- * the leader before they reach a majority needs this: a deposed leader's unacknowledged write
- * would surface after a new leader decided without it (see test/support/sim/README.md).
+ * `failover: false` (`FAILOVER=off`): only the preferred member ever stands, so the leader is
+ * the preferred member or nobody, and an idle shard costs nothing: one heartbeat round when
+ * elected, none after. It is still elected by votes, so that two members that each believe
+ * they are preferred (PRIMARY_REGION changed during a rolling deploy) never lead one epoch.
  */
 const A = memberId('a');
 const B = memberId('b');
@@ -47,5 +47,53 @@ describe('Election with failover off', () => {
     }
     expect(a.state).toBe('leader');
     expect(a.epoch).toBeGreaterThan(1);
+  });
+});
+
+describe('Election with failover off: an idle shard costs nothing', () => {
+  /** Runs a, b, c (a preferred) until `until`, every message delivered at once; returns every message sent from `from` on. */
+  function run(nodes: Map<MemberId, Election>, from: number, until: number) {
+    const sent: { at: number; type: string; from: MemberId }[] = [];
+    for (let now = from; now <= until; now += 50) {
+      const queue = [...nodes].map(([id, e]) => ({ from: id, step: e.tick(now, none) }));
+      while (queue.length > 0) {
+        const { from: f, step } = queue.shift()!;
+        for (const o of step.send) {
+          sent.push({ at: now, type: o.message.type, from: f });
+          queue.push({ from: o.to, step: nodes.get(o.to)!.receive(f, o.message, now, none) });
+        }
+      }
+    }
+    return sent;
+  }
+
+  it('the leader sends one heartbeat round when elected and none after, never steps down, and followers forward to it', () => {
+    const nodes = new Map([A, B, C].map((m) => [m, new Election(config(m, false), undefined, 0, fixed)]));
+    const a = nodes.get(A)!;
+    const boot = a.bootstrap(0, none);
+    for (const o of boot.send) nodes.get(o.to)!.receive(A, o.message, 0, none);
+    const sent = run(nodes, 0, 2000);
+    expect(a.state).toBe('leader');
+    expect(sent.filter((m) => m.type === 'heartbeat').length).toBe(2);
+    // A minute later, alone (its peers never answer again): still the leader, nothing sent.
+    for (let now = 2000; now <= 60_000; now += 100) expect(a.tick(now, none).send).toEqual([]);
+    expect(a.state).toBe('leader');
+    expect(nodes.get(B)!.leader).toBe(A);
+    // A follower restarted knows no leader from a heartbeat, and forwards to the preferred member.
+    const b2 = new Election(config(B, false), nodes.get(B)!.durable(), 60_000, fixed);
+    expect(b2.leader).toBe(A);
+  });
+
+  it('a restarted preferred leader stands at once and is elected again within the round', () => {
+    const nodes = new Map([A, B, C].map((m) => [m, new Election(config(m, false), undefined, 0, fixed)]));
+    const boot = nodes.get(A)!.bootstrap(0, none);
+    for (const o of boot.send) nodes.get(o.to)!.receive(A, o.message, 0, none);
+    run(nodes, 0, 2000);
+    expect(nodes.get(A)!.state).toBe('leader');
+    const epoch = nodes.get(A)!.epoch;
+    nodes.set(A, new Election(config(A, false), nodes.get(A)!.durable(), 10_000, fixed));
+    run(nodes, 10_000, 10_000);
+    expect(nodes.get(A)!.state).toBe('leader');
+    expect(nodes.get(A)!.epoch).toBe(epoch + 1);
   });
 });

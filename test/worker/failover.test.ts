@@ -6,7 +6,7 @@ import { Election } from '../../src/core/election.js';
 import { memberId } from '../../src/core/ids.js';
 import { adminToken, call as http } from './helpers.js';
 import type { ReplicaObject } from '../../src/objects/replica-object.js';
-import { at, call, ok, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
+import { at, call, ok, type Region, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
 
 /**
  * Leader failover (issue 9) on real workerd: the leader's region (PRIMARY_REGION, wnam) is
@@ -27,6 +27,28 @@ afterEach(async () => {
 /** The member claiming leadership at the highest epoch (a deposed leader cut off may still claim an older one). */
 const leaderOf = async (s: number): Promise<MemberStats | undefined> =>
   (await Promise.all(REGIONS.map((r) => stats(s, r)))).filter((m) => m.leader).sort((a, b) => b.epoch - a.epoch)[0];
+
+/**
+ * Rebuilds the election of these members from its durable state, as a deployment with other
+ * settings would start it (the test environment's are REGIONS wnam,weur,apac and failover on).
+ */
+const rebuildElection = (s: number, regions: readonly Region[], opts: { failover?: boolean; members?: readonly string[] } = {}) =>
+  Promise.all(
+    regions.map((r) =>
+      runInDurableObject(stub(s, r) as DurableObjectStub<ReplicaObject>, (obj) => {
+        const o = obj as unknown as { election: Election };
+        const config = {
+          self: memberId(r),
+          members: (opts.members ?? REGIONS).map(memberId),
+          preferred: memberId('wnam'),
+          leaseMs: LEASE_MS,
+          maxClockDriftMs: Number(env.MAX_CLOCK_DRIFT_MS),
+          failover: opts.failover ?? true,
+        };
+        o.election = new Election(config, o.election.durable(), Date.now(), { next: () => Math.random() });
+      }),
+    ),
+  );
 
 const decrement = (key: string): DocRequest => ({ op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: -1, min: 0 }] });
 
@@ -159,18 +181,8 @@ describe('leader failover', () => {
     await ok('apac', { op: 'patch', ...at('strong', NS, key), patch: { a: 1 } });
     await waitFor('wnam leading', async () => (await leaderOf(s))?.region === 'wnam');
     const before = await leaderOf(s);
-    // The test environment turns failover on; these two members run as a deployment without
-    // it: their election is rebuilt from its durable state with failover off.
-    const setFailover = (on: boolean) =>
-      Promise.all(
-        (['weur', 'apac'] as const).map((r) =>
-          runInDurableObject(stub(s, r) as DurableObjectStub<ReplicaObject>, (obj) => {
-            const o = obj as unknown as { election: Election };
-            const config = { self: memberId(r), members: REGIONS.map(memberId), preferred: memberId('wnam'), leaseMs: LEASE_MS, maxClockDriftMs: Number(env.MAX_CLOCK_DRIFT_MS), failover: on };
-            o.election = new Election(config, o.election.durable(), Date.now(), { next: () => Math.random() });
-          }),
-        ),
-      );
+    // The test environment turns failover on; these two members run as a deployment without it.
+    const setFailover = (on: boolean) => rebuildElection(s, ['weur', 'apac'], { failover: on });
     await setFailover(false);
     try {
       await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
@@ -189,5 +201,52 @@ describe('leader failover', () => {
       await setFailover(true);
     }
     await waitFor('wnam leading after the heal', async () => (await ok('weur', { op: 'get', ...at('strong', NS, key) })).member.endsWith(':wnam'), 4 * LEASE_MS);
+  });
+
+  it('a member still running the old REGIONS during a rolling deploy (a fourth region being removed) makes no second leader of an epoch', async () => {
+    const key = 'roll-1';
+    const s = shardOf(key);
+    await ok('weur', { op: 'patch', ...at('strong', NS, key), patch: { a: 1 } });
+    await waitFor('wnam leading', async () => (await leaderOf(s))?.region === 'wnam');
+    const before = await leaderOf(s);
+    // apac has not got the new list yet: it still counts enam, so its majority is three of four.
+    await rebuildElection(s, ['apac'], { members: [...REGIONS, 'enam'] });
+    /** Every member's view of who won which epoch: two winners of one epoch fail the test. */
+    const winners = new Map<number, string>();
+    const checkWinners = async (): Promise<void> => {
+      for (const m of await Promise.all(REGIONS.map((r) => stats(s, r)))) {
+        const e = m.lastElection;
+        if (!e) continue;
+        const was = winners.get(e.epoch);
+        expect(was === undefined || was === e.leader, `epoch ${e.epoch}: ${was} and ${e.leader}`).toBe(true);
+        winners.set(e.epoch, e.leader);
+      }
+    };
+    try {
+      await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
+      // weur needs two of three and gets apac's vote; apac, needing three of four, cannot win here.
+      await waitFor(
+        'a strong write on the majority side',
+        async () => {
+          await checkWinners();
+          const res = await call('apac', { op: 'patch', ...at('strong', NS, key), patch: { b: Date.now() } });
+          return res.ok;
+        },
+        4 * LEASE_MS + TICK_SLACK_MS,
+      );
+      const during = await leaderOf(s);
+      expect(during?.region).toBe('weur');
+      expect(during!.epoch).toBeGreaterThan(before!.epoch);
+      expect((await stats(s, 'apac')).leader).toBe(false);
+      await setFaults(s, null);
+      await waitFor('wnam leading after the heal', async () => {
+        await checkWinners();
+        return (await leaderOf(s))?.region === 'wnam';
+      }, 6 * LEASE_MS);
+      await checkWinners();
+    } finally {
+      await setFaults(s, null);
+      await rebuildElection(s, ['apac']);
+    }
   });
 });

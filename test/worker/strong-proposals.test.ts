@@ -136,9 +136,12 @@ describe('strong writes as proposals', () => {
     expect(await stockAt('weur', key)).toBe(3);
     await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
 
-    // apac lacks the proposal, so only weur can win the majority side's votes; its first strong
-    // operation settles the decrement.
+    // apac lacks the proposal, so only weur can win the majority side's votes; once elected, it
+    // settles the decrement.
     await waitFor('weur leading', async () => (await stats(s, 'weur')).leader, 4 * LEASE_MS + 500);
+    // At once, with no operation to wait for: until then the members holding the proposal
+    // outrank those that do not, and a handover to one of those could not succeed.
+    await waitFor('weur settling the proposal unasked', async () => ((await stats(s, 'weur')).vv[STRONG_ORIGIN] ?? 0) >= proposal.entry.seq, 2 * LEASE_MS);
     const read = await ok('apac', { op: 'get', ...at('strong', NS, key) });
     expect(read.json).toEqual({ stock: 2 });
     // The client's retry of the decrement is answered from the record the entry carried, not applied again.
