@@ -10,7 +10,7 @@ import { gossipRound, pickPeers } from '../core/anti-entropy.js';
 import { EagerPusher } from '../core/eager-push.js';
 import { readAtLeader, writeAtLeader, writeNeedsMajority } from '../core/consistency.js';
 import { AssertionFailure, ConcordError, EngineFaultError, IdempotencyKeyInUseError, MissingDependenciesError, StaleEpochError, UnavailableError } from '../core/errors.js';
-import { type Durable, Election, type ElectionMessage, type ElectionState, type Local, type Step } from '../core/election.js';
+import { type Durable, Election, type ElectionMessage, type Local, type Step } from '../core/election.js';
 import { EngineFaults } from '../core/engines/fault-injection.js';
 import { Quarantine } from '../core/quarantine.js';
 import { regionsChange } from '../core/regions-change.js';

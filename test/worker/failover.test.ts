@@ -1,12 +1,12 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shard } from '../../src/core/routing.js';
-import type { DocRequest, DocResponse, MemberStats } from '../../src/objects/protocol.js';
+import type { DocRequest, DocResponse } from '../../src/objects/protocol.js';
 import { Election } from '../../src/core/election.js';
 import { memberId } from '../../src/core/ids.js';
 import { adminToken, call as http } from './helpers.js';
 import type { ReplicaObject } from '../../src/objects/replica-object.js';
-import { at, call, ok, type Region, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
+import { at, call, leaderOf, ok, type Region, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
 
 /**
  * Leader failover (issue 9) on real workerd: the leader's region (PRIMARY_REGION, wnam) is
@@ -24,9 +24,6 @@ afterEach(async () => {
   for (let s = 0; s < SHARDS; s++) await setFaults(s, null);
 });
 
-/** The member claiming leadership at the highest epoch (a deposed leader cut off may still claim an older one). */
-const leaderOf = async (s: number): Promise<MemberStats | undefined> =>
-  (await Promise.all(REGIONS.map((r) => stats(s, r)))).filter((m) => m.leader).sort((a, b) => b.epoch - a.epoch)[0];
 
 /**
  * Rebuilds the election of these members from its durable state, as a deployment with other

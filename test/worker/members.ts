@@ -34,6 +34,11 @@ export async function stats(shardOf: number, region: string): Promise<MemberStat
   return (stub(shardOf, region) as unknown as { stats(): Promise<MemberStats> }).stats();
 }
 
+/** The member claiming leadership at the highest epoch (a deposed leader cut off may still claim an older one). */
+export async function leaderOf(shardOf: number): Promise<MemberStats | undefined> {
+  return (await Promise.all(REGIONS.map((r) => stats(shardOf, r)))).filter((m) => m.leader).sort((a, b) => b.epoch - a.epoch)[0];
+}
+
 export async function setFaults(shardOf: number, cfg: FaultConfig | null): Promise<void> {
   await Promise.all(REGIONS.map((r) => (stub(shardOf, r) as unknown as { setFaults(c: FaultConfig | null): Promise<void> }).setFaults(cfg)));
 }

@@ -5,10 +5,10 @@ import { STRONG_ORIGIN, type Proposal } from '../../src/core/proposals.js';
 import { docKey } from '../../src/core/ids.js';
 import { execute } from '../../src/objects/execute.js';
 import { recorder } from '../../src/objects/outcomes.js';
-import type { DocRequest, FaultConfig, MemberStats, ProposeResult, RequestIdentity } from '../../src/objects/protocol.js';
+import type { DocRequest, FaultConfig, ProposeResult, RequestIdentity } from '../../src/objects/protocol.js';
 import type { Replica } from '../../src/core/replica.js';
 import type { ReplicaObject } from '../../src/objects/replica-object.js';
-import { at, call, ok, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
+import { at, call, leaderOf, ok, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
 
 /**
  * Strong writes are proposals (src/core/proposals.ts), on real workerd: a strong write its
@@ -26,9 +26,6 @@ afterEach(async () => {
 const setFaultsAt = (s: number, region: string, cfg: FaultConfig | null): Promise<void> =>
   (stub(s, region) as unknown as { setFaults(c: FaultConfig | null): Promise<void> }).setFaults(cfg);
 
-/** The member claiming leadership at the highest epoch. */
-const leaderOf = async (s: number): Promise<MemberStats | undefined> =>
-  (await Promise.all(REGIONS.map((r) => stats(s, r)))).filter((m) => m.leader).sort((a, b) => b.epoch - a.epoch)[0];
 
 const decrement = (key: string, id?: string): DocRequest => ({
   op: 'ops',
