@@ -52,6 +52,12 @@ export function rankBefore(a: Rank | undefined, b: Rank | undefined): boolean {
 export interface Proposal {
   readonly epoch: number;
   readonly entry: LogEntry;
+  /**
+   * The rank at which this leader committed the entry just below (Raft's commit index riding
+   * on the next append): an acceptor that holds that proposal applies it from its own copy,
+   * instead of waiting for the leader's push of it.
+   */
+  readonly prev?: Rank;
 }
 
 export const rankOf = (p: Proposal): Rank => ({ epoch: p.epoch, index: p.entry.seq });
@@ -91,6 +97,18 @@ export function accept(state: Acceptor, p: Proposal, vv: VersionVector): Accepta
   if (rankBefore(rankOf(p), state.accepted)) return { ok: false, reason: 'superseded' };
   if (!leq(proposalBase(p), vv)) return { ok: false, reason: 'behind' };
   return { ok: true, state: { accepted: rankOf(p), proposal: p } };
+}
+
+/**
+ * The proposal `state` holds that `p` says was committed (`p.prev` is its rank, and it sits
+ * just below `p`), when this member has not applied it yet: to apply before accepting `p`. A
+ * rank names one proposal, so the copy held is the entry that was committed.
+ */
+export function committedBelow(state: Acceptor, p: Proposal, vv: VersionVector): Proposal | undefined {
+  const held = unsettled(state, vv);
+  const prev = p.prev;
+  if (!held || !prev || held.entry.seq !== p.entry.seq - 1) return undefined;
+  return held.epoch === prev.epoch && held.entry.seq === prev.index ? held : undefined;
 }
 
 /** The proposal this member holds and has not applied (nor seen superseded by an applied entry at its index). */

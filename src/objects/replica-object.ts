@@ -20,7 +20,7 @@ import { type DocKey, docKey, type MemberId, memberId, type ShardId, splitDocKey
 import type { LogEntry } from '../core/log.js';
 import { Replica } from '../core/replica.js';
 import { memberName, parseMemberName } from '../core/routing.js';
-import { type Acceptor, accept, freshAcceptor, type Proposal, unsettled } from '../core/proposals.js';
+import { type Acceptor, accept, committedBelow, freshAcceptor, type Proposal, type Rank, unsettled } from '../core/proposals.js';
 import type { StoredOutcome } from '../core/storage.js';
 import { ensureOnMajority, gatherMajority, type ProposalPort, proposeToMajority, replicateToMajority, StrongQueue } from '../core/strong.js';
 import { type Dot, emptyVV, equals, get, leq, members, type VersionVector } from '../core/version-vector.js';
@@ -78,6 +78,8 @@ export class ReplicaObject extends DurableObject<Env> {
   private acceptor: Acceptor = freshAcceptor;
   /** The last write of {@link acceptor}: an answer that depends on it waits for it. */
   private acceptorWrite: Promise<void> = Promise.resolve();
+  /** The rank at which this member, as leader, last committed a strong write (see {@link Proposal.prev}). */
+  private lastCommit: Rank | undefined;
   /** A settle started by {@link settleSoon} is under way; after one failed, none before `settleRetryAt`. */
   private settling = false;
   private settleRetryAt = 0;
@@ -265,8 +267,9 @@ export class ReplicaObject extends DurableObject<Env> {
    * Runs a quorum read or strong operation as the leader of epoch `epoch`. First of all it
    * settles the strong write proposal this member may hold (see {@link settle}). Reads are
    * answered from this member's state while its lease holds, else after a majority round;
-   * strong writes pull from a majority, wait a little for the lease, and are proposed (see
-   * {@link proposeWrite}), every round fenced by the epoch. An operation whose turn comes after
+   * strong writes wait a little for the lease, decide on this member's state under it (else
+   * after a majority round), and are proposed (see {@link proposeWrite}), every round fenced
+   * by the epoch. An operation whose turn comes after
    * this member stepped down fails with a retryable 503.
    */
   private leadHere(req: DocRequest, deadline: number): Promise<DocResponse> {
@@ -301,12 +304,15 @@ export class ReplicaObject extends DurableObject<Env> {
       }
       return this.queue.run(async () => {
         stillLeader();
-        await gatherMajority(this.replica, port);
         await this.settle(epoch, port);
         // Every strong write is recorded: the forwarding member's transport may deliver it twice.
         return this.once(req, true, async (record) => {
+          // Under its lease the leader holds every acknowledged write, as for a read (strong
+          // writes are its own or settled; a quorum write waits for it), so its guards and
+          // preconditions see them; without one, a majority round first.
           await this.awaitLease(deadline);
           stillLeader();
+          await current();
           return this.proposeWrite(req, epoch, port, record);
         });
       }, deadline);
@@ -321,7 +327,9 @@ export class ReplicaObject extends DurableObject<Env> {
    */
   private async proposeWrite(req: DocRequest, epoch: number, port: ProposalPort, record: RecordOutcome | undefined): Promise<DocResult> {
     const made = this.replica.propose(() => execute(this.replica, req, this.name, record));
-    if (made.entry) await this.commitAt({ epoch, entry: made.entry }, port, made.outcome);
+    if (!made.entry) return made.value.result;
+    const prev = this.lastCommit?.index === made.entry.seq - 1 ? { prev: this.lastCommit } : {};
+    await this.commitAt({ epoch, entry: made.entry, ...prev }, port, made.outcome);
     return made.value.result;
   }
 
@@ -368,6 +376,7 @@ export class ReplicaObject extends DurableObject<Env> {
     if (!this.replica.commitProposal(p.entry, outcome)) {
       throw new UnavailableError(`${this.name} holds the strong write but cannot apply it yet; retry`, 1);
     }
+    this.lastCommit = { epoch: p.epoch, index: p.entry.seq };
     this.afterWrite([p.entry], true);
   }
 
@@ -664,6 +673,17 @@ export class ReplicaObject extends DurableObject<Env> {
   async propose(proposal: Proposal): Promise<ProposeResult> {
     const refused = await this.fence(proposal.epoch);
     if (refused) return { ok: false, reason: 'stale-epoch', detail: refused, epoch: this.election.epoch };
+    // The leader's push of the entry below may not be here yet: the copy held is the same entry.
+    const below = committedBelow(this.acceptor, proposal, this.replica.vv);
+    if (below) {
+      try {
+        this.replica.commitProposal(below.entry);
+      } catch (err) {
+        // As in `sync`: nothing was counted; the leader sees this member refuse, and retries.
+        if (err instanceof EngineFaultError) await this.recover('propose', err);
+        throw err;
+      }
+    }
     const a = accept(this.acceptor, proposal, this.replica.vv);
     if (!a.ok) return { ok: false, reason: a.reason, vv: this.replica.vv };
     await this.saveAcceptor(a.state);

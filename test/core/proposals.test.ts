@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { docKey, memberId } from '../../src/core/ids.js';
 import type { LogEntry } from '../../src/core/log.js';
 import { seededRandom } from '../../src/core/ports.js';
-import { accept, freshAcceptor, type Proposal, rankBefore, STRONG_ORIGIN, unsettled } from '../../src/core/proposals.js';
+import { accept, committedBelow, freshAcceptor, type Proposal, rankBefore, STRONG_ORIGIN, unsettled } from '../../src/core/proposals.js';
 import { Replica } from '../../src/core/replica.js';
 import type { StoredOutcome } from '../../src/core/storage.js';
 import { MemoryStorage } from '../../src/core/storage-memory.js';
@@ -58,6 +58,19 @@ describe('an acceptor', () => {
 
   it('refuses an index it has applied: that entry was committed, this one is not to be counted', () => {
     expect(accept(freshAcceptor, proposal(9, 2), vv({ [STRONG_ORIGIN]: 2 }))).toEqual({ ok: false, reason: 'applied' });
+  });
+
+  it('applies the proposal it holds when the next one names it committed (its rank, just below), and no other', () => {
+    const held = { accepted: { epoch: 4, index: 3 }, proposal: proposal(4, 3) };
+    const at = vv({ [STRONG_ORIGIN]: 2 });
+    const next = (prev?: { epoch: number; index: number }, seq = 4): Proposal => ({ ...proposal(4, seq), ...(prev && { prev }) });
+    expect(committedBelow(held, next({ epoch: 4, index: 3 }), at)).toEqual(proposal(4, 3));
+    // Another rank at that index (a later leader's entry there), none named, not just below, or applied already.
+    expect(committedBelow(held, next({ epoch: 5, index: 3 }), at)).toBeUndefined();
+    expect(committedBelow({ accepted: { epoch: 3, index: 3 }, proposal: proposal(3, 3) }, next({ epoch: 4, index: 3 }), at)).toBeUndefined();
+    expect(committedBelow(held, next(), at)).toBeUndefined();
+    expect(committedBelow(held, next({ epoch: 4, index: 3 }, 5), at)).toBeUndefined();
+    expect(committedBelow(held, next({ epoch: 4, index: 3 }), vv({ [STRONG_ORIGIN]: 3 }))).toBeUndefined();
   });
 
   it('holds an unsettled proposal until it applies an entry at its index', () => {
