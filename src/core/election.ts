@@ -60,6 +60,14 @@ export interface ElectionConfig {
    * leaders of one epoch. Default true.
    */
   readonly failover?: boolean;
+  /**
+   * A leader with no operation for this long quiesces the shard: a last heartbeat round tells
+   * the followers, then nobody sends anything or runs a timer, so that idle members can
+   * hibernate. The leader wakes on its next operation ({@link Election.activity}); a follower
+   * when it cannot reach the leader it knows ({@link Election.suspect}), or on any election
+   * message but a quiescing heartbeat. 0 or absent: never.
+   */
+  readonly quiesceAfterMs?: number;
 }
 
 /** What a member must keep across restarts, written before any message that depends on it. */
@@ -82,7 +90,7 @@ export type ElectionMessage =
   | { readonly type: 'pre-vote-reply'; readonly epoch: number; readonly granted: boolean; readonly reason?: Refusal; readonly current: number }
   | { readonly type: 'vote'; readonly epoch: number; readonly vv: VersionVector; readonly accepted?: Rank; readonly transfer: boolean }
   | { readonly type: 'vote-reply'; readonly epoch: number; readonly granted: boolean; readonly reason?: Refusal }
-  | { readonly type: 'heartbeat'; readonly epoch: number; readonly round: number }
+  | { readonly type: 'heartbeat'; readonly epoch: number; readonly round: number; readonly quiesce?: boolean }
   | { readonly type: 'heartbeat-reply'; readonly epoch: number; readonly round: number; readonly ok: boolean; readonly vv: VersionVector }
   | { readonly type: 'timeout-now'; readonly epoch: number };
 
@@ -110,7 +118,7 @@ export interface Local {
   readonly vv: VersionVector;
   /** The highest rank of a strong write proposal this member accepted (src/core/proposals.ts); none when absent. */
   readonly accepted?: Rank;
-  /** A strong operation is under way (the leader does not hand over meanwhile). */
+  /** A strong operation is under way (the leader neither hands over nor quiesces meanwhile). */
   readonly busy?: boolean;
 }
 
@@ -145,7 +153,7 @@ export class Election {
   private promise: { readonly epoch: number; readonly until: number; readonly to: MemberId } | undefined;
   // As leader:
   private round = 0;
-  private readonly rounds = new Map<number, { readonly sentAt: number; readonly acks: Set<MemberId> }>();
+  private readonly rounds = new Map<number, { readonly sentAt: number; readonly acks: Set<MemberId>; readonly quiesce: boolean }>();
   private leaseFromRound = 0;
   private nextHeartbeat = 0;
   private lastMajority = -Infinity;
@@ -153,6 +161,9 @@ export class Election {
   private preferredSince: number | undefined;
   private preferredLastAck = -Infinity;
   private preferredVV: VersionVector | undefined;
+  /** Quiesced: no heartbeats, no timeouts (see {@link ElectionConfig.quiesceAfterMs}). */
+  private quiet = false;
+  private lastActivity: number;
 
   constructor(
     private readonly config: ElectionConfig,
@@ -169,7 +180,14 @@ export class Election {
     const led = durable?.leader === config.self;
     this.quietUntil = durable && !led ? now + config.leaseMs : now;
     this.lastLeaderContact = now;
+    this.lastActivity = now;
     this.leader = this.fallbackLeader();
+    // A follower that knew its leader starts quiet, as its shard most likely is (an idle member
+    // is what gets evicted): the leader's next heartbeat wakes it, or a forward that fails.
+    if (config.quiesceAfterMs && durable?.leader !== undefined && durable.leader !== config.self) {
+      this.quiet = true;
+      this.leader = durable.leader;
+    }
     // A restarted leader stands again at once (its followers' promises were to itself).
     this.timeoutAt = led ? now : now + this.electionTimeout();
   }
@@ -207,9 +225,30 @@ export class Election {
     return { leader: this.config.self, epoch: this.epoch };
   }
 
+  /** Quiesced: nothing to send and no timer to run until {@link activity}, {@link suspect} or a message wakes it. */
+  get quiesced(): boolean {
+    return this.quiet;
+  }
+
+  /** A strong operation or quorum read at this member: a quiesced leader heartbeats again at once. */
+  activity(now: number): void {
+    this.lastActivity = now;
+    if (this.state !== 'leader' || !this.quiet) return;
+    this.quiet = false;
+    // Nobody answered while nothing was sent: that is no lost majority.
+    this.lastMajority = now;
+    this.nextHeartbeat = now;
+  }
+
+  /** This member could not reach the leader it knows: a quiesced follower runs its election timeout again. */
+  suspect(now: number): void {
+    if (this.state !== 'leader') this.wake(now);
+  }
+
   /** Timers: heartbeats, election timeouts, losing the majority, handover. Call often (every few ms of `heartbeatMs`). */
   tick(now: number, local: Local): Step {
     const step = emptyStep();
+    if (this.quiet) return step;
     if (this.state === 'leader') this.leaderTick(now, local, step);
     else if (now >= this.timeoutAt && this.free(now) && this.mayStand()) this.startPreVote(now, local, step);
     return step;
@@ -233,6 +272,8 @@ export class Election {
   /** A message from `from`. */
   receive(from: MemberId, msg: ElectionMessage, now: number, local: Local): Step {
     const step = emptyStep();
+    // An election under way elsewhere (or a leader handing over): take part in it.
+    if (msg.type !== 'heartbeat' && msg.type !== 'heartbeat-reply' && this.state !== 'leader') this.wake(now);
     switch (msg.type) {
       case 'pre-vote':
         this.onPreVote(from, msg, now, local, step);
@@ -277,16 +318,27 @@ export class Election {
     }
     if (this.transferUntil !== undefined && now >= this.transferUntil) this.transferUntil = undefined;
     if (now - this.preferredLastAck > 2 * this.heartbeatMs) this.preferredSince = undefined;
-    if (now >= this.nextHeartbeat) this.heartbeat(now, step);
+    if (now >= this.nextHeartbeat) this.heartbeat(now, step, this.mayQuiesce(now, local));
     this.maybeHandOver(now, local, step);
   }
 
-  private heartbeat(now: number, step: Step): void {
+  /**
+   * Idle for `quiesceAfterMs`, not busy nor handing over, and the preferred member (else the
+   * handover comes first): its heartbeats say so until every follower has acknowledged one.
+   */
+  private mayQuiesce(now: number, local: Local): boolean {
+    const { quiesceAfterMs, preferred, self } = this.config;
+    if (!quiesceAfterMs || local.busy || now - this.lastActivity < quiesceAfterMs || this.transferUntil !== undefined) return false;
+    return preferred === undefined || preferred === self;
+  }
+
+  private heartbeat(now: number, step: Step, quiesce = false): void {
     const round = ++this.round;
-    this.rounds.set(round, { sentAt: now, acks: new Set([this.config.self]) });
+    this.rounds.set(round, { sentAt: now, acks: new Set([this.config.self]), quiesce });
     this.rounds.delete(round - 64);
     this.nextHeartbeat = now + this.heartbeatMs;
-    for (const to of this.peers()) step.send.push({ to, message: { type: 'heartbeat', epoch: this.epoch, round } });
+    const message: ElectionMessage = { type: 'heartbeat', epoch: this.epoch, round, ...(quiesce && { quiesce }) };
+    for (const to of this.peers()) step.send.push({ to, message });
   }
 
   private onHeartbeatReply(from: MemberId, msg: ElectionMessage & { type: 'heartbeat-reply' }, now: number, step: Step): void {
@@ -299,6 +351,8 @@ export class Election {
       this.preferredLastAck = now;
       this.preferredVV = msg.vv;
     }
+    // Every follower knows: nothing more to send until the next operation.
+    if (r.quiesce && r.acks.size === this.config.members.length && now - this.lastActivity >= (this.config.quiesceAfterMs ?? Infinity)) this.quiet = true;
     if (r.acks.size >= this.majority()) {
       this.lastMajority = Math.max(this.lastMajority, r.sentAt);
       if (msg.round >= this.leaseFromRound) {
@@ -356,6 +410,8 @@ export class Election {
     this.preferredVV = undefined;
     // A promise to the leader before this one ended (or that leader handed over): it binds no more.
     this.promise = undefined;
+    this.quiet = false;
+    this.lastActivity = now;
     this.setDurable({ ...this.current, leader: this.config.self }, step);
     step.events.push({ kind: 'elected', epoch: this.epoch });
     this.heartbeat(now, step);
@@ -426,6 +482,7 @@ export class Election {
     this.leader = from;
     this.lastLeaderContact = now;
     this.timeoutAt = now + this.electionTimeout();
+    this.quiet = msg.quiesce === true;
     this.promise = { epoch: this.epoch, until: now + this.config.leaseMs, to: from };
     // Before the reply (the lease) leaves: after a restart, only this leader may be voted for at once.
     if (this.current.leader !== from) this.setDurable({ ...this.current, leader: from }, step);
@@ -450,6 +507,7 @@ export class Election {
 
   private toFollower(now: number): void {
     if (this.state !== 'follower') this.timeoutAt = now + this.electionTimeout();
+    this.quiet = false;
     this.state = 'follower';
     this.leader = this.fallbackLeader();
     this.leaseExpiry = -Infinity;
@@ -463,6 +521,13 @@ export class Election {
   }
 
   // ---- helpers ----
+
+  /** Out of quiescence: the election timeout runs from now. */
+  private wake(now: number): void {
+    if (!this.quiet) return;
+    this.quiet = false;
+    this.timeoutAt = now + this.electionTimeout();
+  }
 
   /** Whom a follower that heard of no leader forwards to: without failover, the only member that may lead. */
   private fallbackLeader(): MemberId | undefined {

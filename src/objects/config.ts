@@ -25,6 +25,8 @@ export interface Env {
    * election runs; PRIMARY_REGION's member leads, and members hibernate when idle (README, Failover).
    */
   readonly FAILOVER?: string;
+  /** A shard with no strong operation or quorum read for this long stops its heartbeats (ms; default three leases; 0: never). */
+  readonly QUIESCE_MS?: string;
   /** How long an `Idempotency-Key`'s outcome is kept (ms; default 24 h). */
   readonly IDEMPOTENCY_TTL_MS?: string;
   readonly MAX_BODY_BYTES?: string;
@@ -71,6 +73,7 @@ export interface Config {
   readonly maxClockDriftMs: number;
   /** Members other than PRIMARY_REGION's stand in elections (FAILOVER=on). */
   readonly failover: boolean;
+  readonly quiesceMs: number;
   readonly idempotencyTtlMs: number;
   readonly maxBodyBytes: number;
   readonly maxWsMessageBytes: number;
@@ -179,6 +182,7 @@ export function readConfig(env: Env): Config {
     leaseMs,
     maxClockDriftMs,
     failover: env.FAILOVER !== 'off',
+    quiesceMs: int(env.QUIESCE_MS, 3 * leaseMs, 'QUIESCE_MS'),
     idempotencyTtlMs: int(env.IDEMPOTENCY_TTL_MS, 24 * 60 * 60 * 1000, 'IDEMPOTENCY_TTL_MS'),
     maxBodyBytes: int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'),
     maxWsMessageBytes: int(env.MAX_WS_MESSAGE_BYTES, int(env.MAX_BODY_BYTES, 1024 * 1024, 'MAX_BODY_BYTES'), 'MAX_WS_MESSAGE_BYTES'),

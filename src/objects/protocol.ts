@@ -90,6 +90,8 @@ export interface MemberStats extends ReplicaStats {
   readonly epoch: number;
   /** follower, pre-candidate, candidate or leader. */
   readonly electionState: string;
+  /** The shard is quiesced as this member knows it: no heartbeats, no election timers (README, Failover). */
+  readonly quiesced: boolean;
   /** The region this member knows as its shard's leader at `epoch` (null while none is known). */
   readonly leaderRegion: string | null;
   /** The leader's lease ends here (ms since the epoch, its clock); null unless this member is a leader holding one. */

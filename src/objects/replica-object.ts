@@ -150,6 +150,7 @@ export class ReplicaObject extends DurableObject<Env> {
         maxClockDriftMs: this.config.maxClockDriftMs,
         // Off: only PRIMARY_REGION's member stands, and an idle shard sends nothing (README, Failover).
         failover: this.config.failover,
+        quiesceAfterMs: this.config.quiesceMs,
       },
       durable,
       Date.now(),
@@ -267,12 +268,14 @@ export class ReplicaObject extends DurableObject<Env> {
    * Runs a quorum read or strong operation as the leader of epoch `epoch`. First of all it
    * settles the strong write proposal this member may hold (see {@link settle}). Reads are
    * answered from this member's state while its lease holds, else after a majority round;
-   * strong writes wait a little for the lease, decide on this member's state under it (else
-   * after a majority round), and are proposed (see {@link proposeWrite}), every round fenced
-   * by the epoch. An operation whose turn comes after
+   * strong writes pull from a majority, wait a little for the lease, and are proposed (see
+   * {@link proposeWrite}), every round fenced by the epoch. An operation whose turn comes after
    * this member stepped down fails with a retryable 503.
    */
   private leadHere(req: DocRequest, deadline: number): Promise<DocResponse> {
+    // A quiesced shard wakes: heartbeats again at once (the lease follows in one round trip).
+    this.election.activity(Date.now());
+    this.tickSoon();
     const epoch = this.election.epoch;
     const port = this.peers.at(epoch);
     const stillLeader = (): void => {
@@ -304,15 +307,16 @@ export class ReplicaObject extends DurableObject<Env> {
       }
       return this.queue.run(async () => {
         stillLeader();
+        // A pull from a majority even under the lease: the lease alone covers acknowledged
+        // (strong and quorum) writes, but a write's preconditions and guards should also see
+        // what other regions took at weaker levels (an ETag a client got from an eventual
+        // write elsewhere), as they did before proposals.
+        await gatherMajority(this.replica, port);
         await this.settle(epoch, port);
         // Every strong write is recorded: the forwarding member's transport may deliver it twice.
         return this.once(req, true, async (record) => {
-          // Under its lease the leader holds every acknowledged write, as for a read (strong
-          // writes are its own or settled; a quorum write waits for it), so its guards and
-          // preconditions see them; without one, a majority round first.
           await this.awaitLease(deadline);
           stillLeader();
-          await current();
           return this.proposeWrite(req, epoch, port, record);
         });
       }, deadline);
@@ -486,6 +490,7 @@ export class ReplicaObject extends DurableObject<Env> {
       leader: this.election.acceptsOperations(),
       epoch: this.election.epoch,
       electionState: this.election.state,
+      quiesced: this.election.quiesced,
       leaderRegion: this.election.leader ?? null,
       leaseExpiresAt: Number.isFinite(this.election.leaseExpiry) ? this.election.leaseExpiry : null,
       lastElection: this.lastElection,
@@ -712,8 +717,10 @@ export class ReplicaObject extends DurableObject<Env> {
     const peer = memberId(from);
     if (!this.config.regions.includes(peer) || peer === this.region) throw new Error(`${from} is not a peer of ${this.name}`);
     if (this.regionsRefused) return [];
+    const replies = await this.electionStep(this.election.receive(peer, message, Date.now(), this.local()), peer);
+    // The message may have woken this member, or started an election it takes part in.
     this.tickSoon();
-    return this.electionStep(this.election.receive(peer, message, Date.now(), this.local()), peer);
+    return replies;
   }
 
   /** Wakes this member (a peer waiting for a leader calls it): its election timers run from now on. */
@@ -791,7 +798,9 @@ export class ReplicaObject extends DurableObject<Env> {
 
   /** What the election needs to know of this member now. */
   private local(): Local {
-    return { vv: this.replica.vv, accepted: this.acceptor.accepted, busy: this.queue.active > 0 || this.queue.size > 0 };
+    // Busy too while a proposal waits to be settled: a leader neither hands over nor quiesces before.
+    const busy = this.queue.active > 0 || this.queue.size > 0 || unsettled(this.acceptor, this.replica.vv) !== undefined;
+    return { vv: this.replica.vv, accepted: this.acceptor.accepted, busy };
   }
 
   private persistElection(step: Step): Promise<void> {
@@ -888,7 +897,8 @@ export class ReplicaObject extends DurableObject<Env> {
    */
   private ticking(): boolean {
     if (this.regionsRefused) return false;
-    return this.config.failover || (this.region === this.config.primary && !this.election.acceptsOperations());
+    if (this.config.failover) return !this.election.quiesced;
+    return this.region === this.config.primary && !this.election.acceptsOperations();
   }
 
   private tickMs(): number {
@@ -989,6 +999,9 @@ export class ReplicaObject extends DurableObject<Env> {
         try {
           return await this.peers.lead(leader, req, budget(), hops + 1);
         } catch (err) {
+          // In a quiesced shard nobody else may be watching the leader: this member's election timeout runs again.
+          this.election.suspect(Date.now());
+          this.tickSoon();
           return unavailable(`the leader of shard ${this.shard} (${leader}) cannot be reached: ${err instanceof Error ? err.message : String(err)}`);
         }
       }

@@ -246,4 +246,39 @@ describe('leader failover', () => {
       await rebuildElection(s, ['apac']);
     }
   });
+
+  it('an idle shard quiesces (no heartbeats, no timers); its next strong write wakes it, and a lost leader is found by the next request', async () => {
+    const key = 'quiet-1';
+    const s = shardOf(key);
+    const QUIESCE_MS = 3 * LEASE_MS;
+    await ok('weur', { op: 'patch', ...at('strong', NS, key), patch: { a: 1 } });
+    const allQuiet = async () => (await Promise.all(REGIONS.map((r) => stats(s, r)))).every((m) => m.quiesced);
+    await waitFor('the shard quiesced', allQuiet, QUIESCE_MS + 4 * LEASE_MS);
+    const quiet = await leaderOf(s);
+    expect(quiet?.region).toBe('wnam');
+    expect(quiet!.leaseExpiresAt === null || quiet!.leaseExpiresAt < Date.now() + LEASE_MS).toBe(true);
+    // Its next strong write wakes it: answered, and the followers hear heartbeats again.
+    const woke = await ok('apac', { op: 'patch', ...at('strong', NS, key), patch: { b: 1 } });
+    expect(woke.member).toBe(`replica:${s}:wnam`);
+    await waitFor('the shard awake', async () => (await Promise.all(REGIONS.map((r) => stats(s, r)))).every((m) => !m.quiesced), 2 * LEASE_MS);
+    // Quiet again, and then the leader's region is lost: the next request finds out.
+    await waitFor('the shard quiesced again', allQuiet, QUIESCE_MS + 4 * LEASE_MS);
+    const epoch = (await leaderOf(s))!.epoch;
+    try {
+      await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
+      const first = await call('weur', { op: 'patch', ...at('strong', NS, key), patch: { c: 1 } });
+      expect(first.ok ? 'ok' : first.problem.code).toBe('unavailable');
+      await waitFor(
+        'a strong write on the majority side',
+        async () => (await call('weur', { op: 'patch', ...at('strong', NS, key), patch: { c: Date.now() } })).ok,
+        4 * LEASE_MS + TICK_SLACK_MS,
+      );
+      const during = await leaderOf(s);
+      expect(['weur', 'apac']).toContain(during?.region);
+      expect(during!.epoch).toBeGreaterThan(epoch);
+    } finally {
+      await setFaults(s, null);
+    }
+    await waitFor('wnam leading after the heal', async () => (await leaderOf(s))?.region === 'wnam', 8 * LEASE_MS);
+  });
 });

@@ -5,7 +5,7 @@ import { type Acceptor, STRONG_ORIGIN, type Proposal, unsettled } from '../../sr
 import { docKey } from '../../src/core/ids.js';
 import { execute } from '../../src/objects/execute.js';
 import { recorder } from '../../src/objects/outcomes.js';
-import type { DocRequest, ProposeResult, RequestIdentity } from '../../src/objects/protocol.js';
+import type { DocRequest, FaultConfig, ProposeResult, RequestIdentity } from '../../src/objects/protocol.js';
 import type { Replica } from '../../src/core/replica.js';
 import type { ReplicaObject } from '../../src/objects/replica-object.js';
 import { at, call, leaderOf, ok, REGIONS, setFaults, SHARDS, stats, stub, waitFor } from './members.js';
@@ -22,6 +22,9 @@ const LEASE_MS = Number(env.LEASE_MS);
 afterEach(async () => {
   for (let s = 0; s < SHARDS; s++) await setFaults(s, null);
 });
+
+const setFaultsAt = (s: number, region: string, cfg: FaultConfig | null): Promise<void> =>
+  (stub(s, region) as unknown as { setFaults(c: FaultConfig | null): Promise<void> }).setFaults(cfg);
 
 /** The strong write proposal `region`'s member holds and has not applied. */
 const heldAt = (s: number, region: string): Promise<Proposal | undefined> =>
@@ -53,10 +56,13 @@ describe('strong writes as proposals', () => {
     await ok('weur', { op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: 1 }] });
     await waitFor('wnam leading', async () => (await leaderOf(s))?.region === 'wnam');
 
-    // Cut off, wnam still leads under its lease: it decides the decrement on its own state and
-    // proposes it, and nobody can hold it.
+    // wnam's messages take 500 ms, so the decrement is still pulling from its peers when the
+    // cut comes; it decides, proposes, and nobody can hold the proposal.
+    await setFaultsAt(s, 'wnam', { delayMs: 500 });
+    const cutOff = call('wnam', decrement(key));
+    await waitFor('the decrement running at wnam', async () => (await stats(s, 'wnam')).strongQueue.running === 1, 2000);
     await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
-    const answer = await call('wnam', decrement(key));
+    const answer = await cutOff;
     expect(answer.ok ? 'ok' : answer.problem.code).toBe('unavailable');
     expect((await heldAt(s, 'wnam'))?.entry.doc).toBe(docKey(NS, key));
     // Not applied at wnam either: nobody sees it.
@@ -89,8 +95,11 @@ describe('strong writes as proposals', () => {
     const s = shardOf(key);
     await ok('weur', { op: 'ops', ...at('strong', NS, key), ops: [{ op: 'increment', path: ['stock'], by: 5 }] });
     await waitFor('wnam leading', async () => (await leaderOf(s))?.region === 'wnam');
+    await setFaultsAt(s, 'wnam', { delayMs: 300 });
+    const first = call('wnam', decrement(key, 'dec-retry-1'));
+    await waitFor('the decrement running at wnam', async () => (await stats(s, 'wnam')).strongQueue.running === 1, 2000);
     await setFaults(s, { partitions: [['wnam'], ['weur', 'apac']] });
-    const answer = await call('wnam', decrement(key, 'dec-retry-1'));
+    const answer = await first;
     expect(answer.ok ? 'ok' : answer.problem.code).toBe('unavailable');
     expect((await heldAt(s, 'wnam'))?.entry.request?.id).toBe('dec-retry-1');
     // Healed within the lease: wnam still leads, holding the write it proposed.
