@@ -31,11 +31,9 @@
  * member forgets its promises, so it grants no vote (nor pre-vote) for one lease after it
  * starts.
  */
-import { UnavailableError } from './errors.js';
 import type { MemberId } from './ids.js';
 import type { Random } from './ports.js';
 import { majority } from './routing.js';
-import type { LeaderRole } from './strong.js';
 import { type Rank, rankBefore, STRONG_ORIGIN } from './proposals.js';
 import { get, leq, type VersionVector } from './version-vector.js';
 
@@ -124,18 +122,6 @@ export interface Local {
 
 export type ElectionState = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
-/**
- * This member is not the leader, or is handing over and takes no operations.
- * @remarks Catch to forward to {@link leader} (when known) or answer 503 with `Retry-After`.
- */
-export class NotLeaderError extends UnavailableError {
-  /** `name` stays `UnavailableError` (the edge maps it to 503); this tells the two apart. */
-  readonly notLeader = true;
-  constructor(readonly leader: MemberId | undefined, readonly epoch: number) {
-    super(leader ? `the leader of epoch ${epoch} is ${leader}` : `no leader is known at epoch ${epoch}`);
-  }
-}
-
 export class Election {
   state: ElectionState = 'follower';
   leader: MemberId | undefined;
@@ -204,11 +190,6 @@ export class Election {
     return this.current;
   }
 
-  /** The role as `src/core/strong.ts` knows it, when a leader is known. */
-  role(): LeaderRole | undefined {
-    return this.leader ? { leader: this.leader, epoch: this.epoch } : undefined;
-  }
-
   /** True for the leader, unless it is handing over. */
   acceptsOperations(): boolean {
     return this.state === 'leader' && this.transferUntil === undefined;
@@ -217,12 +198,6 @@ export class Election {
   /** The leader may answer reads from its own state (else it runs a majority round first). */
   leaseValid(now: number): boolean {
     return this.acceptsOperations() && now < this.leaseExpiry;
-  }
-
-  /** @throws NotLeaderError unless this member takes strong operations now. */
-  requireLeader(): LeaderRole {
-    if (!this.acceptsOperations()) throw new NotLeaderError(this.state === 'leader' ? undefined : this.leader, this.epoch);
-    return { leader: this.config.self, epoch: this.epoch };
   }
 
   /** Quiesced: nothing to send and no timer to run until {@link activity}, {@link suspect} or a message wakes it. */

@@ -46,12 +46,6 @@ export interface ProposalPort extends MajorityPort {
 /** A peer's answer to a proposal, with its applied vector. */
 export type ProposeAnswer = { readonly ok: true; readonly vv: VersionVector } | { readonly ok: false; readonly reason: AcceptRefusal; readonly vv: VersionVector };
 
-/** The leader role of a shard: which member holds it, under which epoch. */
-export interface LeaderRole {
-  readonly leader: MemberId;
-  readonly epoch: number;
-}
-
 /**
  * Runs async operations one at a time, in arrival order, whatever each one awaits. Bounded:
  * past `capacity` waiting operations it refuses more; and an operation whose caller has
