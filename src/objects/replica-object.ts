@@ -120,27 +120,29 @@ export class ReplicaObject extends DurableObject<Env> {
    */
   private async init(): Promise<void> {
     const storage = this.ctx.storage;
-    const name = this.ctx.id.name ?? (await storage.get<string>('name'));
+    // One read for everything kept outside the replica's tables.
+    const stored = await storage.get(['name', 'faults', 'acceptor', 'epoch', 'election', 'regions']);
+    const name = this.ctx.id.name ?? (stored.get('name') as string | undefined);
     const parsed = parseMemberName(name ?? '');
     if (!parsed || !this.config.regions.includes(parsed.region) || parsed.shard >= this.config.shards) {
       throw new Error(`ReplicaObject: ${name ?? 'an unnamed object'} is not a member of this deployment`);
     }
-    if (this.ctx.id.name && (await storage.get<string>('name')) !== name) await storage.put('name', name);
+    if (this.ctx.id.name && stored.get('name') !== name) await storage.put('name', name);
     this.shard = parsed.shard;
     this.region = parsed.region;
     this.name = memberName(this.shard, this.region);
     this.peers = new Peers(this.env, this.config, this.shard, this.region, () => this.replica, () => this.faults, (epoch) => this.observeEpoch(epoch));
-    this.faults = (await storage.get<FaultConfig>('faults')) ?? null;
+    this.faults = (stored.get('faults') as FaultConfig | undefined) ?? null;
     this.feeds = new ChangeFeeds((doc) => this.feedEvent(doc));
     this.sockets = new DocSockets(this.ctx, this.socketHost(), { maxMessageBytes: this.config.maxWsMessageBytes });
     this.build();
-    this.acceptor = (await storage.get<Acceptor>('acceptor')) ?? freshAcceptor;
+    this.acceptor = (stored.get('acceptor') as Acceptor | undefined) ?? freshAcceptor;
     // Entries committed before a restart may not have reached every peer yet.
     if (!this.converged()) this.arm();
     // The election's durable state; before it existed, members kept only the highest epoch seen.
-    const legacy = await storage.get<number>('epoch');
-    const durable = (await storage.get<Durable>('election')) ?? (legacy ? { epoch: legacy, votedFor: null } : undefined);
-    await this.checkRegions();
+    const legacy = stored.get('epoch') as number | undefined;
+    const durable = (stored.get('election') as Durable | undefined) ?? (legacy ? { epoch: legacy, votedFor: null } : undefined);
+    await this.checkRegions(stored.get('regions') as string[] | undefined);
     this.election = new Election(
       {
         self: this.region,
@@ -178,9 +180,9 @@ export class ReplicaObject extends DurableObject<Env> {
    * REGIONS may change by one region per deploy (README, Failover): a member that finds a
    * larger change since it last ran takes no part in elections (no vote, never stands), since
    * its majorities and its peers' could then be disjoint. Otherwise the list is kept for the next start.
+   * @param ran the list this member last ran with (undefined for a new member)
    */
-  private async checkRegions(): Promise<void> {
-    const ran = await this.ctx.storage.get<string[]>('regions');
+  private async checkRegions(ran: readonly string[] | undefined): Promise<void> {
     const change = regionsChange(ran, this.config.regions);
     if (!change.safe) {
       this.regionsRefused =
