@@ -117,6 +117,12 @@ export interface ReplicaStats {
   readonly quarantined: readonly QuarantinedEntry[];
 }
 
+/** What a write run by {@link Replica.propose} would have committed: its entry and the record of its request. */
+interface HeldBack {
+  entry?: LogEntry;
+  outcome?: StoredOutcome;
+}
+
 /** Entries, metadata and states changed by one step, committed together. */
 interface Stage {
   vv: VersionVector;
@@ -150,7 +156,7 @@ export class Replica {
   private readonly engineOptions: () => EngineOptions;
   private readonly committed: ReplicaEnv['committed'];
   /** Set while {@link propose} runs a write: what it would commit, held back. */
-  private proposing: { entry?: LogEntry; outcome?: StoredOutcome } | undefined;
+  private proposing: HeldBack | undefined;
 
   constructor(config: ReplicaConfig, env: ReplicaEnv) {
     this.committed = env.committed;
@@ -330,7 +336,7 @@ export class Replica {
    * is recorded as usual).
    */
   propose<T>(run: () => T): { value: T; entry: LogEntry | undefined; outcome: StoredOutcome | undefined } {
-    const held: { entry?: LogEntry; outcome?: StoredOutcome } = {};
+    const held: HeldBack = {};
     this.proposing = held;
     try {
       const value = run();
@@ -342,7 +348,7 @@ export class Replica {
 
   /** The write of {@link commitLocal}, made into a proposal's entry and held back (see {@link propose}). */
   private holdBack(
-    held: { entry?: LogEntry; outcome?: StoredOutcome },
+    held: HeldBack,
     meta: DocMeta,
     w: Pick<LogEntry, 'engine' | 'kind' | 'data'>,
     json: JsonObject | undefined,
